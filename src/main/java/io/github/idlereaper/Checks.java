@@ -1,0 +1,52 @@
+package io.github.idlereaper;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Argument checks with one message format: {@code "<option> must <rule>: <value>"} for one option and
+ * {@code "<option> (<value>) must <rule> <other> (<value>)"} for rules that involve two.
+ */
+final class Checks {
+
+    /** The longest timeout accepted, so that tick arithmetic stays far from overflow. */
+    static final Duration MAX_TIMEOUT = Duration.ofDays(30);
+
+    private Checks() {
+    }
+
+    /** A timeout where {@link Duration#ZERO} disables the timer. */
+    static Duration timeout(String option, Duration value) {
+        Objects.requireNonNull(value, option);
+        if (value.isNegative()) {
+            throw new IllegalArgumentException(option + " must not be negative: " + value);
+        }
+        if (value.compareTo(MAX_TIMEOUT) > 0) {
+            throw new IllegalArgumentException(option + " must be at most " + MAX_TIMEOUT + ": " + value);
+        }
+        return value;
+    }
+
+    /** A duration that must lie in {@code [min, max]}. */
+    static Duration range(String option, Duration value, Duration min, Duration max) {
+        Objects.requireNonNull(value, option);
+        if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw new IllegalArgumentException(option + " must be between " + min + " and " + max + ": " + value);
+        }
+        return value;
+    }
+
+    /** Fails when an enabled timeout is shorter than the tick resolution that drives it. */
+    static void notShorterThanTick(String option, Duration value, Duration tick) {
+        if (!value.isZero() && value.compareTo(tick) < 0) {
+            throw new IllegalArgumentException(
+                    option + " (" + value + ") must not be shorter than tickResolution (" + tick + ")");
+        }
+    }
+
+    static void notSetTwice(boolean alreadySet, String option, Object current) {
+        if (alreadySet) {
+            throw new IllegalStateException(option + " was already set to " + current);
+        }
+    }
+}

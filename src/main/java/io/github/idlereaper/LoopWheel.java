@@ -1,0 +1,324 @@
+package io.github.idlereaper;
+
+/**
+ * A hashed timing wheel for one event loop of one reaper, plus the coarse clock that the loop's handlers stamp.
+ *
+ * <h2>Time</h2>
+ * Time is cut into ticks of {@code tickNanos}: tick {@code t} starts at {@code origin + t * tickNanos}. The wheel
+ * never reads the clock on its own; {@link #advance(long)} pushes time in (from {@link #run()} in production, from
+ * the test in tests), so it is deterministic to test.
+ *
+ * <h2>Stamps</h2>
+ * Each run publishes {@link #stamp}, the number of the last processed tick. A handler that sees traffic stores it
+ * in an int field: one load, one store, no clock read. A stamp {@code s} says "the activity happened after tick
+ * {@code s} was processed and before tick {@code s + 1} was", so the wheel turns it into a strict upper bound on
+ * the activity's real time with {@link #upperBound(int)}: the start of tick {@code s + 1} plus how late that tick
+ * was processed. How late each tick ran is kept per block of 16 ticks for the last 16384 ticks, and as one
+ * maximum beyond that, so a stall of the loop (a GC pause, a blocked handler) can make a reap late but never early.
+ *
+ * <h2>Buckets</h2>
+ * An entry is placed in the bucket of the first tick that starts at or after its deadline, at most
+ * {@code BUCKETS - 1} ticks ahead; an entry whose deadline is further away is visited at that horizon and placed
+ * again. So every entry in a due bucket is due, and no entry carries a deadline field. Due entries go to a backlog
+ * that is drained in slices of about a millisecond, so that a burst of expiries never holds up the loop's I/O.
+ *
+ * <p>Not thread-safe: confined to its event loop.
+ */
+final class LoopWheel implements Runnable {
+
+    /** Returned by {@link WheelEntry#expire} to leave the wheel. */
+    static final long DETACH = Long.MIN_VALUE;
+
+    static final int BUCKETS = 512;
+    private static final int BUCKET_MASK = BUCKETS - 1;
+    private static final int STAMP_MASK = Integer.MAX_VALUE;
+    private static final int BLOCK_SHIFT = 4;
+    private static final int BLOCKS = 1024;
+    private static final int BLOCK_MASK = BLOCKS - 1;
+    /** Entries processed between two clock reads while draining the backlog. */
+    private static final int SLICE_CHECK = 64;
+
+    private final Ticker ticker;
+    private final Scheduler scheduler;
+    private final long tickNanos;
+    private final long sliceNanos;
+    private final long origin;
+    private final Runnable afterRun;
+
+    private final WheelEntry[] buckets = new WheelEntry[BUCKETS];
+    private final WheelEntry backlog = new Sentinel();
+    private final long[] blockDelay = new long[BLOCKS];
+    private long lastBlock = -1;
+    private long evictedDelay;
+
+    /** The last processed tick. */
+    private long done;
+    /** {@code done} as a non-negative int, read by handlers on every message. */
+    int stamp;
+
+    private int size;
+    private Runnable stopTicking;
+
+    /**
+     * @param ticker the clock
+     * @param scheduler runs the wheel
+     * @param tickNanos the tick length
+     * @param sliceNanos how long one run may spend on due entries before it yields to I/O
+     * @param afterRun called at the end of every run (for the reaper's rate-limited summary); may be null
+     */
+    LoopWheel(Ticker ticker, Scheduler scheduler, long tickNanos, long sliceNanos, Runnable afterRun) {
+        if (tickNanos <= 0) {
+            throw new IllegalArgumentException("tickNanos must be positive: " + tickNanos);
+        }
+        this.ticker = ticker;
+        this.scheduler = scheduler;
+        this.tickNanos = tickNanos;
+        this.sliceNanos = sliceNanos;
+        this.afterRun = afterRun;
+        this.origin = ticker.read();
+        for (int i = 0; i < BUCKETS; i++) {
+            WheelEntry s = new Sentinel();
+            s.prev = s;
+            s.next = s;
+            buckets[i] = s;
+        }
+        backlog.prev = backlog;
+        backlog.next = backlog;
+    }
+
+    long tickNanos() {
+        return tickNanos;
+    }
+
+    /** How far ahead the wheel can place an entry; a later deadline is visited at this horizon first. */
+    long horizonNanos() {
+        return (BUCKETS - 1) * tickNanos;
+    }
+
+    /** Entries registered with this wheel. */
+    int size() {
+        return size;
+    }
+
+    Ticker ticker() {
+        return ticker;
+    }
+
+    /** Registers {@code e} and places it for {@code deadline}. Starts the wheel's tick if it was idle. */
+    void register(WheelEntry e, long deadline) {
+        if (size++ == 0) {
+            start();
+        }
+        place(e, deadline);
+    }
+
+    /** Removes {@code e} for good. Idempotent only in the sense that an unlinked entry is just uncounted. */
+    void unregister(WheelEntry e) {
+        unlink(e);
+        if (--size == 0) {
+            stop();
+        }
+    }
+
+    /** Moves a registered entry to a new deadline. */
+    void reschedule(WheelEntry e, long deadline) {
+        unlink(e);
+        place(e, deadline);
+    }
+
+    /** Moves every registered entry to the backlog, so each is visited (in slices) as soon as possible. */
+    void revisitAll() {
+        for (WheelEntry head : buckets) {
+            spliceToBacklog(head);
+        }
+        if (backlog.next != backlog) {
+            scheduler.execute(this::drainNow);
+        }
+    }
+
+    /**
+     * A strict upper bound, in ticker nanos, on the real time of an activity stamped {@code stamp}: the activity
+     * happened no later than the returned time.
+     */
+    long upperBound(int stamp) {
+        long s = done - ((((int) done & STAMP_MASK) - stamp) & STAMP_MASK);
+        if (s >= done) {
+            // Stamped after the last tick was processed: all we know is that it has happened by now.
+            return ticker.read();
+        }
+        long t = s + 1;
+        return tickStart(t) + delayOf(t);
+    }
+
+    /** The time the next tick starts: the earliest time a newly placed entry can be visited. */
+    long nextTickStart() {
+        return tickStart(done + 1);
+    }
+
+    @Override
+    public void run() {
+        advance(ticker.read());
+    }
+
+    /** Processes every tick that has started by {@code now}, then drains due entries within one slice. */
+    void advance(long now) {
+        long cur = Math.floorDiv(now - origin, tickNanos);
+        if (cur > done) {
+            long prev = done;
+            recordDelays(prev + 1, cur, now);
+            if (cur - prev >= BUCKETS) {
+                for (WheelEntry head : buckets) {
+                    spliceToBacklog(head);
+                }
+            } else {
+                for (long t = prev + 1; t <= cur; t++) {
+                    spliceToBacklog(buckets[(int) t & BUCKET_MASK]);
+                }
+            }
+            done = cur;
+            stamp = (int) cur & STAMP_MASK;
+        }
+        drain(now);
+        if (afterRun != null) {
+            afterRun.run();
+        }
+    }
+
+    private void drainNow() {
+        drain(ticker.read());
+    }
+
+    private void drain(long now) {
+        long sliceEnd = now + sliceNanos;
+        int n = 0;
+        WheelEntry e;
+        while ((e = backlog.next) != backlog) {
+            unlink(e);
+            long next = e.expire(this, now);
+            if (next != DETACH && !e.linked()) {
+                place(e, next);
+            }
+            if (++n % SLICE_CHECK == 0 && ticker.read() - sliceEnd >= 0) {
+                break;
+            }
+        }
+        if (backlog.next != backlog) {
+            scheduler.execute(this::drainNow);
+        }
+    }
+
+    private void place(WheelEntry e, long deadline) {
+        long t = ceilTick(deadline);
+        if (t <= done) {
+            t = done + 1;
+        } else if (t > done + BUCKETS - 1) {
+            t = done + BUCKETS - 1;
+        }
+        linkBefore(buckets[(int) t & BUCKET_MASK], e);
+    }
+
+    /** The first tick that starts at or after {@code time}. */
+    private long ceilTick(long time) {
+        long d = time - origin;
+        if (d <= 0) {
+            return 0;
+        }
+        return (d + tickNanos - 1) / tickNanos;
+    }
+
+    private long tickStart(long t) {
+        return origin + t * tickNanos;
+    }
+
+    private long delayOf(long t) {
+        long block = t >> BLOCK_SHIFT;
+        if ((done >> BLOCK_SHIFT) - block < BLOCKS) {
+            return blockDelay[(int) block & BLOCK_MASK];
+        }
+        return evictedDelay;
+    }
+
+    /** Records how late ticks {@code from..to} ran; within a block the first of them ran the latest. */
+    private void recordDelays(long from, long to, long now) {
+        long oldest = ((to >> BLOCK_SHIFT) - BLOCKS + 1) << BLOCK_SHIFT;
+        if (from < oldest) {
+            evictedDelay = Math.max(evictedDelay, now - tickStart(from));
+            from = oldest;
+        }
+        for (long t = from; t <= to; t = ((t >> BLOCK_SHIFT) + 1) << BLOCK_SHIFT) {
+            long block = t >> BLOCK_SHIFT;
+            int slot = (int) block & BLOCK_MASK;
+            long delay = now - tickStart(t);
+            if (block != lastBlock) {
+                evictedDelay = Math.max(evictedDelay, blockDelay[slot]);
+                blockDelay[slot] = delay;
+                lastBlock = block;
+            } else if (delay > blockDelay[slot]) {
+                blockDelay[slot] = delay;
+            }
+        }
+    }
+
+    private void start() {
+        long now = ticker.read();
+        long cur = Math.floorDiv(now - origin, tickNanos);
+        if (cur > done) {
+            // No entry holds a stamp from the idle gap, so its ticks need no delay record.
+            done = cur;
+            stamp = (int) cur & STAMP_MASK;
+            lastBlock = -1;
+        }
+        long initialDelay = Math.max(0, tickStart(done + 1) - now);
+        stopTicking = scheduler.startPeriodic(this, initialDelay, tickNanos);
+    }
+
+    private void stop() {
+        if (stopTicking != null) {
+            stopTicking.run();
+            stopTicking = null;
+        }
+    }
+
+    private void spliceToBacklog(WheelEntry head) {
+        if (head.next == head) {
+            return;
+        }
+        WheelEntry first = head.next;
+        WheelEntry last = head.prev;
+        head.next = head;
+        head.prev = head;
+        WheelEntry tail = backlog.prev;
+        tail.next = first;
+        first.prev = tail;
+        last.next = backlog;
+        backlog.prev = last;
+    }
+
+    private static void linkBefore(WheelEntry head, WheelEntry e) {
+        WheelEntry tail = head.prev;
+        e.prev = tail;
+        e.next = head;
+        tail.next = e;
+        head.prev = e;
+    }
+
+    private static void unlink(WheelEntry e) {
+        WheelEntry p = e.prev;
+        if (p == null) {
+            return;
+        }
+        WheelEntry n = e.next;
+        p.next = n;
+        n.prev = p;
+        e.prev = null;
+        e.next = null;
+    }
+
+    /** A bucket's list head. Never expires. */
+    private static final class Sentinel extends WheelEntry {
+        @Override
+        long expire(LoopWheel wheel, long now) {
+            throw new AssertionError("a sentinel never expires");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package io.github.idlereaper;
+
+/** The idle timeouts in the form the handlers read at each visit: nanos, with derived values precomputed. */
+final class Settings {
+
+    final IdleTimeouts timeouts;
+    final long readIdle;
+    final long writeIdle;
+    final long allIdle;
+    final long writeStall;
+    /** Whether any timer needs to look at the outbound buffer. */
+    final boolean watchesOutbound;
+    /** How often a channel with flushed bytes pending is sampled for progress. */
+    final long outboundSample;
+    /** The smallest enabled idle timeout (read, write or all), or 0. */
+    final long smallestIdle;
+
+    Settings(IdleTimeouts t, long tickNanos) {
+        this.timeouts = t;
+        this.readIdle = t.readIdle().toNanos();
+        this.writeIdle = t.writeIdle().toNanos();
+        this.allIdle = t.allIdle().toNanos();
+        this.writeStall = t.writeStall().toNanos();
+        this.watchesOutbound = writeIdle > 0 || allIdle > 0 || writeStall > 0;
+        // Progress on the socket is only seen when sampled, so sample often enough that a slow consumer's
+        // progress is seen within an eighth of the shortest timeout that depends on it.
+        long outMin = min(min(writeIdle, allIdle), writeStall);
+        this.outboundSample = Math.max(tickNanos, outMin / 8);
+        this.smallestIdle = min(min(readIdle, writeIdle), allIdle);
+    }
+
+    /** The smaller of two timeouts where 0 means disabled. */
+    private static long min(long a, long b) {
+        if (a == 0) {
+            return b;
+        }
+        return b == 0 ? a : Math.min(a, b);
+    }
+}
