@@ -58,6 +58,7 @@ final class LoopWheel implements Runnable {
 
     private int size;
     private Runnable stopTicking;
+    private Runnable onEmpty;
 
     /**
      * @param ticker the clock
@@ -90,6 +91,11 @@ final class LoopWheel implements Runnable {
         return tickNanos;
     }
 
+    /** Sets what to run each time the last entry leaves. */
+    void onEmpty(Runnable action) {
+        this.onEmpty = action;
+    }
+
     /** How far ahead the wheel can place an entry; a later deadline is visited at this horizon first. */
     long horizonNanos() {
         return (BUCKETS - 1) * tickNanos;
@@ -117,6 +123,9 @@ final class LoopWheel implements Runnable {
         unlink(e);
         if (--size == 0) {
             stop();
+            if (onEmpty != null) {
+                onEmpty.run();
+            }
         }
     }
 

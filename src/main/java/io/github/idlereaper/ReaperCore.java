@@ -89,8 +89,15 @@ final class ReaperCore {
             return w;
         }
         return wheels.computeIfAbsent(executor, e -> {
-            e.terminationFuture().addListener(f -> wheels.remove(e));
-            return new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS, this::maybeLogSummary);
+            LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS,
+                    this::maybeLogSummary);
+            try {
+                e.terminationFuture().addListener(f -> wheels.remove(e));
+            } catch (UnsupportedOperationException noTermination) {
+                // An EmbeddedChannel's loop never terminates: drop its wheel when its last channel leaves.
+                created.onEmpty(() -> wheels.remove(e, created));
+            }
+            return created;
         });
     }
 

@@ -112,6 +112,22 @@ final class ReaperHandler extends WheelEntry {
         ctx.write(msg, promise);
     }
 
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        ctx.flush();
+        // The usual case: the socket took everything at once. With nothing pending, the ledger is exactly what
+        // left since the last look, and it left by now; recording it now keeps write and all idle exact, where a
+        // later sample could only date it to the sample. Nothing moved: nothing to record.
+        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        if (buf != null && buf.totalPendingWriteBytes() == 0) {
+            if (ledger != 0) {
+                ledger = 0;
+                outTick = wheel.stamp;
+            }
+            state |= OUT_EMPTY;
+        }
+    }
+
     /** The size Netty's default estimator gives {@code msg}, plus its per-entry overhead. */
     private static int sizeOf(Object msg) {
         if (msg instanceof ByteBuf) {
@@ -214,15 +230,21 @@ final class ReaperHandler extends WheelEntry {
         long next = Long.MAX_VALUE;
         long stallAt = Long.MAX_VALUE;
         long writeUb = Long.MIN_VALUE;
+        boolean waiting = false;
         if (s.watchesOutbound) {
             sampleOutbound(w);
             long outUb = w.upperBound(outTick);
-            writeUb = Math.max(w.upperBound(writeStamp), outUb);
             if ((state & OUT_EMPTY) == 0) {
+                // Flushed bytes are waiting: the connection has something to say, so it is not write or all
+                // idle. The kernel's send buffer makes progress visible here only in bursts, so whether the
+                // peer still takes data is the write-stall timer's call alone.
+                waiting = true;
                 if (s.writeStall > 0) {
                     stallAt = outUb + s.writeStall;
                 }
                 next = now + s.outboundSample;
+            } else {
+                writeUb = Math.max(w.upperBound(writeStamp), outUb);
             }
         }
         long readAt = Long.MAX_VALUE;
@@ -233,10 +255,10 @@ final class ReaperHandler extends WheelEntry {
             if (s.readIdle > 0) {
                 readAt = readUb + s.readIdle;
             }
-            if (s.writeIdle > 0) {
+            if (s.writeIdle > 0 && !waiting) {
                 writeAt = writeUb + s.writeIdle;
             }
-            if (s.allIdle > 0) {
+            if (s.allIdle > 0 && !waiting) {
                 allAt = Math.max(readUb, writeUb) + s.allIdle;
             }
         }
