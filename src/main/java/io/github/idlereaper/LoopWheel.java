@@ -44,6 +44,7 @@ final class LoopWheel implements Runnable {
     private final long sliceNanos;
     private final long origin;
     private final Runnable afterRun;
+    private final Runnable drainTask = this::drainNow;
 
     private final WheelEntry[] buckets = new WheelEntry[BUCKETS];
     private final WheelEntry backlog = new Sentinel();
@@ -141,7 +142,7 @@ final class LoopWheel implements Runnable {
             spliceToBacklog(head);
         }
         if (backlog.next != backlog) {
-            scheduler.execute(this::drainNow);
+            scheduler.execute(drainTask);
         }
     }
 
@@ -212,7 +213,7 @@ final class LoopWheel implements Runnable {
             }
         }
         if (backlog.next != backlog) {
-            scheduler.execute(this::drainNow);
+            scheduler.execute(drainTask);
         }
     }
 

@@ -344,6 +344,7 @@ final class ReaperHandler extends WheelEntry {
         // Flush what the application wrote in answer to the ReapEvent, then close; the wheel closes the channel
         // at the next visit if the flush does not finish within the goodbye timeout.
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        return now + goodbye;
+        // The flush may have completed, and the channel closed and left the wheel, right here.
+        return (state & REGISTERED) != 0 ? now + goodbye : LoopWheel.DETACH;
     }
 }

@@ -51,6 +51,8 @@ class LoopbackReapTest {
     private final BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
     private final List<String> hostSaw = new CopyOnWriteArrayList<>();
     private final List<ReapEvent> listened = new CopyOnWriteArrayList<>();
+    private final AtomicLong reapedAt = new AtomicLong();
+    private volatile boolean sayGoodbye;
 
     @AfterEach
     void tearDown() {
@@ -98,7 +100,11 @@ class LoopbackReapTest {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ReapEvent) {
+                reapedAt.set(System.nanoTime());
                 hostSaw.add(((ReapEvent) evt).reason() + " active=" + ctx.channel().isActive());
+                if (sayGoodbye) {
+                    ctx.writeAndFlush(Unpooled.copiedBuffer("bye\n", StandardCharsets.US_ASCII));
+                }
             }
             ctx.fireUserEventTriggered(evt);
         }
@@ -213,6 +219,47 @@ class LoopbackReapTest {
         assertTrue(closedAfter >= 1000, "closed " + closedAfter + "ms after the reader stopped: early");
         assertTrue(closedAfter <= 1000 + 125 + RES.toMillis() + SLACK_MS, "closed late: " + closedAfter + "ms");
         assertEquals(List.of(ReapReason.WRITE_STALL), listened.stream().map(ReapEvent::reason).toList());
+    }
+
+    @Test
+    void goodbye_thatCannotFlush_isCutOffAfterTheGoodbyeTimeout() throws Exception {
+        IdleReaper reaper = reaper().readIdleTimeout(Duration.ofSeconds(1))
+                .goodbyeTimeout(Duration.ofMillis(500)).build();
+        InetSocketAddress addr = startServer(Transport.NIO, reaper);
+        Channel client = connect(Transport.NIO, addr, false); // never reads
+        Channel server = serverSide();
+        sayGoodbye = true;
+        send(client, "GO"); // 16 MiB the client will never read: the goodbye queues behind it
+        long closed = closedAtNanos(server);
+        long afterReap = TimeUnit.NANOSECONDS.toMillis(closed - reapedAt.get());
+        assertTrue(afterReap >= 500, "closed " + afterReap + "ms after the reap: the goodbye got no chance");
+        assertTrue(afterReap <= 500 + RES.toMillis() + SLACK_MS, "closed " + afterReap + "ms after the reap");
+        assertEquals(List.of("READ_IDLE active=true"), hostSaw);
+    }
+
+    @Test
+    void goodbye_isReceivedByThePeerBeforeTheClose() throws Exception {
+        IdleReaper reaper = reaper().readIdleTimeout(Duration.ofMillis(500)).build();
+        InetSocketAddress addr = startServer(Transport.NIO, reaper);
+        sayGoodbye = true;
+        clients = Transport.NIO.group(1);
+        BlockingQueue<String> got = new LinkedBlockingQueue<>();
+        Channel client = new Bootstrap().group(clients).channel(Transport.NIO.channel())
+                .handler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        got.add(((ByteBuf) msg).toString(StandardCharsets.US_ASCII));
+                        ((ByteBuf) msg).release();
+                    }
+
+                    @Override
+                    public void channelInactive(ChannelHandlerContext ctx) {
+                        got.add("<closed>");
+                    }
+                }).connect(addr).syncUninterruptibly().channel();
+        assertEquals("bye\n", got.poll(10, TimeUnit.SECONDS));
+        assertEquals("<closed>", got.poll(10, TimeUnit.SECONDS));
+        assertTrue(!client.isActive());
     }
 
     @ParameterizedTest

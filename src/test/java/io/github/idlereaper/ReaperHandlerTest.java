@@ -208,11 +208,14 @@ class ReaperHandlerTest {
     @Test
     void goodbye_writtenInAnswerToTheEventIsFlushedBeforeTheClose() {
         start(b -> b.readIdleTimeout(Duration.ofSeconds(1)));
+        ReaperHandler h = ch.pipeline().get(ReaperHandler.class);
         host.goodbye = "bye\n";
         closesWithin(Duration.ofSeconds(2));
         ByteBuf out = ch.readOutbound();
         assertEquals("bye\n", out.toString(StandardCharsets.US_ASCII));
         out.release();
+        assertNull(h.prev, "the flush closed the channel at once; nothing is left in the wheel");
+        assertEquals(0, wheel.size());
     }
 
     @Test
