@@ -143,10 +143,20 @@ final class ReaperCore {
 
     /** Logs at INFO what was reaped since the last summary, at most once a minute. Called by every wheel run. */
     void maybeLogSummary() {
+        String line = summary(ticker.read());
+        if (line != null) {
+            log.info(line);
+        }
+    }
+
+    /**
+     * The summary line due at {@code now}: null when the minute is not over, when another thread took it, or when
+     * nothing was reaped since the last one.
+     */
+    String summary(long now) {
         long due = nextSummary.get();
-        long now = ticker.read();
         if (now - due < 0 || !nextSummary.compareAndSet(due, now + SUMMARY_NANOS)) {
-            return;
+            return null;
         }
         StringBuilder parts = new StringBuilder();
         long total = 0;
@@ -159,9 +169,10 @@ final class ReaperCore {
                 parts.append(parts.length() == 0 ? "" : ", ").append(r).append('=').append(delta);
             }
         }
-        if (total > 0 && log.isInfoEnabled()) {
-            log.info("reaped {} connections in the last {}s ({}); {} open", total,
-                    TimeUnit.NANOSECONDS.toSeconds(SUMMARY_NANOS), parts, open.sum());
+        if (total == 0) {
+            return null;
         }
+        return "reaped " + total + " connections in the last " + TimeUnit.NANOSECONDS.toSeconds(SUMMARY_NANOS)
+                + "s (" + parts + "); " + open.sum() + " open";
     }
 }

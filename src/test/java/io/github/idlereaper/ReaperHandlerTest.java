@@ -313,6 +313,29 @@ class ReaperHandlerTest {
     }
 
     @Test
+    void summary_isOncePerMinute_andOnlyWhenSomethingWasReaped() {
+        start(b -> b.readIdleTimeout(Duration.ofSeconds(1)));
+        ReaperCore core = reaper.core();
+        closesWithin(Duration.ofSeconds(2));
+        EmbeddedChannel second = new EmbeddedChannel();
+        second.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+        LoopWheel w2 = core.wheelFor(second.eventLoop());
+        for (int i = 0; i < 30 && second.isActive(); i++) {
+            ticker.advance(STEP);
+            w2.advance(ticker.read());
+            second.runPendingTasks();
+        }
+        assertFalse(second.isActive());
+        long now = ticker.read();
+        assertNull(core.summary(now), "the minute since the last summary is not over");
+        assertEquals("reaped 2 connections in the last 60s (READ_IDLE=2); 0 open",
+                core.summary(now + Duration.ofSeconds(61).toNanos()));
+        assertNull(core.summary(now + Duration.ofSeconds(62).toNanos()), "once a minute");
+        assertNull(core.summary(now + Duration.ofSeconds(200).toNanos()), "nothing reaped since: no line");
+        second.finishAndReleaseAll();
+    }
+
+    @Test
     void handler_fitsTheMemoryBudget() {
         // 128 B per connection over a bare channel, of which Netty's own context takes 64 B.
         long size = ClassLayout.parseClass(ReaperHandler.class).instanceSize();
