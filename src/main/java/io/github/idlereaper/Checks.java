@@ -49,4 +49,36 @@ final class Checks {
             throw new IllegalStateException(option + " was already set to " + current);
         }
     }
+
+    /** A duration the kernel takes in whole seconds, in {@code [min, max]}. */
+    static Duration wholeSeconds(String option, Duration value, Duration min, Duration max) {
+        Objects.requireNonNull(value, option);
+        if (value.getNano() != 0) {
+            throw new IllegalArgumentException(option + " must be whole seconds: " + value);
+        }
+        return range(option, value, min, max);
+    }
+
+    /** A positive duration the kernel takes in whole milliseconds, at most {@code max}. */
+    static Duration positiveMillis(String option, Duration value, Duration max) {
+        Objects.requireNonNull(value, option);
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(option + " must be positive: " + value);
+        }
+        if (value.getNano() % 1_000_000 != 0) {
+            throw new IllegalArgumentException(option + " must be whole milliseconds: " + value);
+        }
+        if (value.compareTo(max) > 0) {
+            throw new IllegalArgumentException(option + " must be at most " + max + ": " + value);
+        }
+        return value;
+    }
+
+    /** An int that must lie in {@code [min, max]}. */
+    static int range(String option, int value, int min, int max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(option + " must be between " + min + " and " + max + ": " + value);
+        }
+        return value;
+    }
 }

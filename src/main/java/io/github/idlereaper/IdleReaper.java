@@ -7,7 +7,9 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.SocketChannel;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +43,10 @@ public final class IdleReaper {
 
     /** The name of the reaper's handler in every pipeline it is installed in. */
     public static final String HANDLER_NAME = "idleReaper";
+    /** The name of a heartbeat protocol's companion handler in the pipelines the reaper is installed in. */
+    public static final String COMPANION_NAME = "idleReaperCompanion";
+    /** The name of the peer-ping watch in the pipelines the reaper is installed in. */
+    public static final String PEER_PINGS_NAME = "idleReaperPeerPings";
 
     private static final Logger log = LoggerFactory.getLogger(IdleReaper.class);
 
@@ -49,6 +55,7 @@ public final class IdleReaper {
     private final Duration goodbyeTimeout;
     private final Object updateLock = new Object();
     private volatile IdleTimeouts timeouts;
+    private final Heartbeat heartbeat;
 
     private IdleReaper(Builder b, IdleTimeouts timeouts, Duration tick) {
         this.timeouts = timeouts;
@@ -58,7 +65,9 @@ public final class IdleReaper {
         // The wheel ticks twice per resolution: a stamp is then at most half a resolution coarse, and placement
         // adds at most another half, so a reap is at most one resolution late.
         this.core = new ReaperCore(ticker, tick.toNanos() / 2, b.goodbyeTimeout.toNanos(), b.resetOnReap,
-                b.listener, timeouts);
+                b.listener, timeouts, b.kernel);
+        this.heartbeat = b.builtHeartbeat;
+        core.heartbeat(b.builtHeartbeat, b.peerPingMin.toNanos());
     }
 
     /** Returns a new builder. */
@@ -127,11 +136,13 @@ public final class IdleReaper {
      * which every event loop schedules at once. Thread-safe.
      *
      * @throws NullPointerException if {@code timeouts} is null
-     * @throws IllegalArgumentException if an enabled timeout is shorter than {@link #tickResolution()}
+     * @throws IllegalArgumentException if an enabled timeout is shorter than {@link #tickResolution()}, or the
+     *     heartbeat no longer fits inside the read or all idle timeout
      */
     public void updateTimeouts(IdleTimeouts timeouts) {
         Objects.requireNonNull(timeouts, "timeouts");
         timeouts.checkAgainstTick(tickResolution);
+        heartbeat.checkFitsInside(timeouts);
         synchronized (updateLock) {
             this.timeouts = timeouts;
             core.update(timeouts);
@@ -155,6 +166,47 @@ public final class IdleReaper {
     /** A snapshot of the reaper's counters. Thread-safe. */
     public ReaperStats stats() {
         return core.stats();
+    }
+
+    /**
+     * Examines this host for this reaper: reads the host's TCP keepalive and retransmission sysctls, its conntrack
+     * timeout and the process's open-file limit (Linux {@code /proc}), works out the worst-case time each layer of
+     * this reaper's current configuration takes to find a peer that vanished, and warns where a layer is slower
+     * than the conntrack timeout or one of {@code limits}. The same report prints from the command line:
+     * {@code java -jar idle-reaper.jar doctor}. Reads a few small files; thread-safe.
+     *
+     * @param limits the load balancers on the path, whose idle timeouts to check against
+     * @throws NullPointerException if {@code limits} or one of them is null
+     */
+    public DoctorReport doctor(IdleLimit... limits) {
+        LinkedHashMap<String, Duration> byLabel = new LinkedHashMap<>();
+        for (IdleLimit l : limits) {
+            byLabel.put(l.label(), l.timeout());
+        }
+        HostDoctor.Setup setup = new HostDoctor.Setup(timeouts, tickResolution, core.kernel().options(),
+                heartbeat.interval(), heartbeat.timeout(), heartbeat.maxMissed());
+        return HostDoctor.examine(setup, byLabel, HostDoctor::readFile);
+    }
+
+    /**
+     * Reads the TCP keepalive and TCP_USER_TIMEOUT values in effect on {@code channel}'s socket now, through its
+     * transport. This shows what the kernel really uses, whether the reaper set the options
+     * ({@link Builder#tcpKeepAlive}, {@link Builder#tcpUserTimeout}) or not. A value the transport cannot read is
+     * empty. May be called from any thread; it makes a few getsockopt calls.
+     *
+     * @throws NullPointerException if {@code channel} is null
+     * @throws IllegalArgumentException if {@code channel} is not a TCP socket channel
+     * @throws IllegalStateException if {@code channel} is closed
+     */
+    public static TcpSettings tcpSettings(Channel channel) {
+        Objects.requireNonNull(channel, "channel");
+        if (!(channel instanceof SocketChannel)) {
+            throw new IllegalArgumentException("not a TCP socket channel: " + channel);
+        }
+        if (!channel.isOpen()) {
+            throw new IllegalStateException("channel is closed: " + channel);
+        }
+        return KernelLayer.read(channel);
     }
 
     /**
@@ -196,6 +248,124 @@ public final class IdleReaper {
         }
     }
 
+    /** The heartbeat every channel starts with; {@link Heartbeat#DISABLED} when none was set. */
+    public Heartbeat heartbeat() {
+        return heartbeat;
+    }
+
+    /**
+     * Replaces the idle timeouts of one channel, for example once a WebSocket upgrade or an MQTT CONNECT has told
+     * the host what the connection is. The channel keeps them (and ignores later
+     * {@link #updateTimeouts(IdleTimeouts)}) until it closes or they are overridden again. The timers restart their
+     * check at the next tick; time already idle counts against the new values. May be called from any thread; off
+     * the event loop the call hops onto it.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     * @throws IllegalArgumentException if an enabled timeout is shorter than the reaper's tick resolution, or the
+     *     channel's heartbeat would not fit inside the read or all idle timeout
+     */
+    public static void overrideTimeouts(Channel channel, IdleTimeouts timeouts) {
+        Objects.requireNonNull(timeouts, "timeouts");
+        ChannelHandlerContext ctx = reaperContext(channel);
+        ReaperHandler h = (ReaperHandler) ctx.handler();
+        timeouts.checkAgainstTick(h.tickResolution());
+        h.settings().heartbeat.checkFitsInside(timeouts);
+        onLoop(ctx, () -> h.override(timeouts, null));
+    }
+
+    /**
+     * Replaces the heartbeat of one channel, or turns it off with {@link Heartbeat#DISABLED}; the new heartbeat
+     * starts with the channel counted active. The protocol's companion and peer-ping watch are those installed
+     * with the channel: a new protocol changes pings and goodbyes only. May be called from any thread; off the
+     * event loop the call hops onto it.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     * @throws IllegalArgumentException if the interval or timeout is shorter than the reaper's tick resolution, or
+     *     the heartbeat would not fit inside the channel's read or all idle timeout
+     */
+    public static void overrideHeartbeat(Channel channel, Heartbeat heartbeat) {
+        Objects.requireNonNull(heartbeat, "heartbeat");
+        ChannelHandlerContext ctx = reaperContext(channel);
+        ReaperHandler h = (ReaperHandler) ctx.handler();
+        heartbeat.checkAgainstTick(h.tickResolution());
+        heartbeat.checkFitsInside(h.settings().timeouts);
+        onLoop(ctx, () -> h.override(null, heartbeat));
+    }
+
+    /**
+     * The idle timeouts in effect on {@code channel}: the reaper's, or the channel's override. Thread-safe; off the
+     * event loop it may miss an override being applied at that moment.
+     *
+     * @throws NullPointerException if {@code channel} is null
+     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     */
+    public static IdleTimeouts channelTimeouts(Channel channel) {
+        return ((ReaperHandler) reaperContext(channel).handler()).settings().timeouts;
+    }
+
+    /**
+     * The heartbeat in effect on {@code channel}: the reaper's, or the channel's override. Thread-safe in the same
+     * way as {@link #channelTimeouts(Channel)}.
+     *
+     * @throws NullPointerException if {@code channel} is null
+     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     */
+    public static Heartbeat channelHeartbeat(Channel channel) {
+        return ((ReaperHandler) reaperContext(channel).handler()).settings().heartbeat;
+    }
+
+    private static ChannelHandlerContext reaperContext(Channel channel) {
+        Objects.requireNonNull(channel, "channel");
+        ChannelHandlerContext ctx = channel.pipeline().context(ReaperHandler.class);
+        if (ctx == null) {
+            throw new IllegalStateException("no IdleReaper handler in the pipeline of " + channel);
+        }
+        return ctx;
+    }
+
+    private static void onLoop(ChannelHandlerContext ctx, Runnable task) {
+        if (ctx.executor().inEventLoop()) {
+            task.run();
+        } else {
+            ctx.executor().execute(task);
+        }
+    }
+
+    /**
+     * Adds the heartbeat protocol's per-channel handlers, after {@link HeartbeatProtocol#placeAfter}: the
+     * peer-ping watch (with {@link Builder#permitPeerPings}) and the protocol's companion.
+     */
+    void addWatchers(Channel ch, ChannelHandler reaperHandler) {
+        Settings s = core.settings();
+        HeartbeatProtocol protocol = s.protocol;
+        if (protocol == null) {
+            return;
+        }
+        ChannelPipeline p = ch.pipeline();
+        String after = protocol.placeAfter(p);
+        if (after != null && p.context(after) == null) {
+            after = null;
+        }
+        ChannelHandler companion = protocol.companion(ch);
+        if (companion != null) {
+            addAfter(p, after, COMPANION_NAME, companion);
+        }
+        if (s.peerPingMin > 0) {
+            addAfter(p, after, PEER_PINGS_NAME,
+                    new PeerPingWatch((ReaperHandler) reaperHandler, protocol, s.peerPingMin, core.ticker()));
+        }
+    }
+
+    private static void addAfter(ChannelPipeline p, String after, String name, ChannelHandler h) {
+        if (after == null) {
+            p.addLast(name, h);
+        } else {
+            p.addAfter(after, name, h);
+        }
+    }
+
     ReaperCore core() {
         return core;
     }
@@ -221,7 +391,9 @@ public final class IdleReaper {
             ChannelPipeline p = ch.pipeline();
             // The host's initializer runs now, synchronously, so whatever it adds ends up behind the reaper.
             p.addLast(original);
-            p.addFirst(HANDLER_NAME, reaper.newHandler());
+            ChannelHandler h = reaper.newHandler();
+            p.addFirst(HANDLER_NAME, h);
+            reaper.addWatchers(ch, h);
         }
     }
 
@@ -247,6 +419,14 @@ public final class IdleReaper {
         private boolean resetOnReap;
         private ReapListener listener;
         private Ticker ticker;
+        private KernelOptions kernel = KernelOptions.NONE;
+        private Duration hbInterval;
+        private Duration hbTimeout;
+        private int hbMaxMissed;
+        private HeartbeatProtocol hbProtocol;
+        private Duration peerPingMin = Duration.ZERO;
+        private boolean peerPingSet;
+        private Heartbeat builtHeartbeat = Heartbeat.DISABLED;
 
         private Builder() {
         }
@@ -385,18 +565,155 @@ public final class IdleReaper {
         }
 
         /**
+         * Turns on the kernel's TCP keepalive on every channel the reaper watches: SO_KEEPALIVE, with TCP_KEEPIDLE
+         * {@code idle}, TCP_KEEPINTVL {@code interval} and TCP_KEEPCNT {@code count}. When an idle connection has
+         * received nothing for {@code idle}, the kernel sends a probe every {@code interval}; after {@code count}
+         * unanswered probes it drops the connection, and the reaper closes the channel as
+         * {@link ReapReason#DEAD_PEER}: within idle + interval × count of the peer vanishing. Probes also keep load
+         * balancer and conntrack state alive, so {@code idle} should be below the shortest idle limit on the path
+         * (see {@link IdleReaper#doctor(IdleLimit...)}). Keepalive does not run while sent data is unacknowledged;
+         * {@link #tcpUserTimeout(Duration)} covers that case.
+         *
+         * <p>Applied when each accepted (server) or connected (client) channel registers with the reaper, on NIO
+         * (through {@code jdk.net.ExtendedSocketOptions}), epoll, io_uring and kqueue; none of the native transports
+         * is needed at compile time. The values are read back: one that is not in effect is logged once per
+         * transport at WARN and counted in {@link ReaperStats#tcpMismatches()}.
+         *
+         * <p>Default: not set; the reaper leaves SO_KEEPALIVE as the application set it, and the kernel's defaults
+         * (net.ipv4.tcp_keepalive_time 7200 s on Linux) apply where it is on. Range, in whole seconds (the kernel's
+         * unit): {@code idle} and {@code interval} 1 to 32767 s, {@code count} 1 to 127.
+         *
+         * @throws NullPointerException if {@code idle} or {@code interval} is null
+         * @throws IllegalArgumentException if a value is not whole seconds or outside its range
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder tcpKeepAlive(Duration idle, Duration interval, int count) {
+            Checks.notSetTwice(kernel.keepAliveSet(), "tcpKeepAlive", kernel.keepAliveText());
+            kernel = kernel.withKeepAlive(idle, interval, count);
+            return this;
+        }
+
+        /**
+         * Sets TCP_USER_TIMEOUT on every channel the reaper watches: how long sent data may stay unacknowledged
+         * before the kernel drops the connection, and the reaper closes the channel as {@link ReapReason#DEAD_PEER}.
+         * Without it, a peer that vanishes while the server is writing is found only after the host's
+         * net.ipv4.tcp_retries2 retransmissions, about 15 minutes by default. With {@link #tcpKeepAlive} also set,
+         * Linux uses it in place of the keepalive probe count.
+         *
+         * <p>Linux only: applied on epoll and io_uring. NIO has no such option (the JDK offers none) and neither
+         * has kqueue; there it is logged once at WARN and counted in {@link ReaperStats#tcpMismatches()}.
+         *
+         * <p>Default: not set; the kernel's retransmission limit applies. Range: 1 ms to 24 h, in whole
+         * milliseconds (the kernel's unit).
+         *
+         * @throws NullPointerException if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is not positive, not whole milliseconds, or above 24 h
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder tcpUserTimeout(Duration timeout) {
+            Checks.notSetTwice(kernel.userTimeoutSet(), "tcpUserTimeout", kernel.userTimeout());
+            kernel = kernel.withUserTimeout(timeout);
+            return this;
+        }
+
+        /**
+         * Probes a quiet peer before reaping it. After {@code interval} with nothing inbound the reaper writes the
+         * protocol's ping from the tail of the pipeline (so the host's encoders apply). Any inbound byte afterwards
+         * proves the peer alive, not only the pong. {@code timeout} passing after a ping with nothing inbound is a
+         * miss; below {@code maxMissed} the reaper pings again, at {@code maxMissed} it reaps the channel with
+         * {@link ReapReason#HEARTBEAT_TIMEOUT}, after the protocol's goodbye. A silent peer is thus reaped within
+         * interval + timeout × maxMissed (plus one tick resolution). The first ping of each connection falls at a
+         * random point of the first interval, so that connections opened together do not ping together. Pings
+         * run while the channel is marked busy too, and a ping counts as outbound activity.
+         *
+         * <p>Default: none. {@code interval} {@link Duration#ZERO} sends no pings but still uses the protocol's
+         * goodbyes, companion and peer-ping recognition (for example MQTT, whose server never pings). Range:
+         * interval zero, or from the tick resolution to 30 days; timeout from the tick resolution to below the
+         * interval; maxMissed 1 to {@value Heartbeat#MAX_MISSED}. In {@link #build()}: the timeout must be less
+         * than the interval, and interval + timeout × maxMissed must not exceed the read or all idle timeout that
+         * it protects, unless that timeout is disabled.
+         *
+         * @throws NullPointerException if {@code interval}, {@code timeout} or {@code protocol} is null
+         * @throws IllegalArgumentException if a duration is negative or longer than 30 days, or {@code maxMissed}
+         *     is outside 1 to {@value Heartbeat#MAX_MISSED}
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder heartbeat(Duration interval, Duration timeout, int maxMissed, HeartbeatProtocol protocol) {
+            Checks.notSetTwice(hbProtocol != null, "heartbeat", builtHeartbeatText());
+            Checks.timeout("heartbeat interval", interval);
+            Checks.timeout("heartbeat timeout", timeout);
+            Checks.range("heartbeat maxMissed", maxMissed, 1, Heartbeat.MAX_MISSED);
+            Objects.requireNonNull(protocol, "protocol");
+            hbInterval = interval;
+            hbTimeout = timeout;
+            hbMaxMissed = maxMissed;
+            hbProtocol = protocol;
+            return this;
+        }
+
+        private String builtHeartbeatText() {
+            return "(interval=" + hbInterval + ", timeout=" + hbTimeout + ", maxMissed=" + hbMaxMissed
+                    + ", protocol=" + hbProtocol + ")";
+        }
+
+        /** Strikes a peer may collect for pinging too often before it is reaped; as in gRPC. */
+        public static final int PEER_PING_STRIKES = 2;
+
+        /**
+         * Enforces a minimum interval between the peer's own pings, like gRPC's {@code permitKeepAliveTime}: a
+         * ping that comes sooner than {@code minInterval} after the previous one is a strike, a ping at the
+         * permitted rate clears them, and the ping after {@value #PEER_PING_STRIKES} strikes reaps the channel
+         * with {@link ReapReason#PING_ABUSE}, after the protocol's goodbye (HTTP/2: GOAWAY ENHANCE_YOUR_CALM
+         * {@code too_many_pings}). Pings are recognised by {@link HeartbeatProtocol#isPeerPing(Object)}, in a
+         * small handler placed after the protocol's decoder; acknowledgements of the reaper's own pings never
+         * count. Default {@link Duration#ZERO}: not enforced. Range: zero, or from 1 ms to 30 days. Needs
+         * {@link #heartbeat}.
+         *
+         * @throws NullPointerException if {@code minInterval} is null
+         * @throws IllegalArgumentException if {@code minInterval} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder permitPeerPings(Duration minInterval) {
+            Checks.notSetTwice(peerPingSet, "permitPeerPings", peerPingMin);
+            peerPingMin = Checks.timeout("permitPeerPings", minInterval);
+            peerPingSet = true;
+            return this;
+        }
+
+        /**
          * Builds the reaper.
          *
-         * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution
+         * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
+         *     heartbeat rule (timeout below interval, bound inside the idle timeouts) is broken
+         * @throws IllegalStateException if {@link #permitPeerPings} is set without a {@link #heartbeat}
          */
         public IdleReaper build() {
             IdleTimeouts t = timeouts.build();
-            Duration tick = tickResolution != null ? tickResolution : defaultTick(t);
+            Heartbeat hb = hbProtocol == null ? Heartbeat.DISABLED
+                    : Heartbeat.of(hbInterval, hbTimeout, hbMaxMissed, hbProtocol);
+            if (!peerPingMin.isZero() && hbProtocol == null) {
+                throw new IllegalStateException(
+                        "permitPeerPings needs a heartbeat protocol to recognise pings: call heartbeat(...)");
+            }
+            Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb);
             t.checkAgainstTick(tick);
-            if (t.smallestEnabled().isZero()) {
+            hb.checkAgainstTick(tick);
+            hb.checkFitsInside(t);
+            builtHeartbeat = hb;
+            if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings()) {
                 log.info("IdleReaper built with every idle timer disabled; enable one with updateTimeouts(...)");
             }
             return new IdleReaper(this, t, tick);
+        }
+
+        /** A tenth of the smallest enabled timeout or heartbeat timeout, between 10 ms and 1 s. */
+        static Duration defaultTick(IdleTimeouts t, Heartbeat hb) {
+            Duration d = defaultTick(t);
+            if (hb.pings()) {
+                Duration h = defaultTick(IdleTimeouts.builder().readIdle(hb.timeout()).build());
+                return h.compareTo(d) < 0 ? h : d;
+            }
+            return d;
         }
 
         /** A tenth of the smallest enabled timeout, between 10 ms and 1 s. */

@@ -16,10 +16,35 @@ public final class ReapEvent {
     private final Duration idleFor;
     private final Duration limit;
 
+    private final int count;
+    private final int of;
+
     ReapEvent(ReapReason reason, Duration idleFor, Duration limit) {
+        this(reason, idleFor, limit, 0, 0);
+    }
+
+    ReapEvent(ReapReason reason, Duration idleFor, Duration limit, int count, int of) {
         this.reason = Objects.requireNonNull(reason, "reason");
         this.idleFor = Objects.requireNonNull(idleFor, "idleFor");
         this.limit = Objects.requireNonNull(limit, "limit");
+        this.count = count;
+        this.of = of;
+    }
+
+    /**
+     * For {@link ReapReason#HEARTBEAT_TIMEOUT} the pings missed, for {@link ReapReason#PING_ABUSE} the strikes;
+     * zero for other reasons.
+     */
+    public int count() {
+        return count;
+    }
+
+    /**
+     * For {@link ReapReason#HEARTBEAT_TIMEOUT} the misses allowed (maxMissed), for {@link ReapReason#PING_ABUSE}
+     * the strikes allowed; zero for other reasons.
+     */
+    public int of() {
+        return of;
     }
 
     /** Why the connection is reaped. */
@@ -29,7 +54,9 @@ public final class ReapEvent {
 
     /**
      * How long the condition held when the reaper decided, measured on the monotonic ticker. This is a lower bound
-     * and is never less than {@link #limit()}.
+     * and is never less than {@link #limit()}, except for {@link ReapReason#PING_ABUSE}, where it is the gap before
+     * the peer's last ping (less than the limit by definition), and for {@link ReapReason#DEAD_PEER}, where it is
+     * the time since the last inbound byte and the limit is the kernel's bound (see there).
      */
     public Duration idleFor() {
         return idleFor;
@@ -40,8 +67,19 @@ public final class ReapEvent {
         return limit;
     }
 
-    /** A terse description with the numbers, for example {@code "read idle for 30012ms (limit 30000ms)"}. */
+    /**
+     * A terse description with the numbers, for example {@code "read idle for 30012ms (limit 30000ms)"} or
+     * {@code "no inbound data within 5000ms after ping (3 of 3 missed)"}.
+     */
     public String message() {
+        if (reason == ReapReason.HEARTBEAT_TIMEOUT) {
+            return "no inbound data within " + limit.toMillis() + "ms after ping (" + count + " of " + of
+                    + " missed)";
+        }
+        if (reason == ReapReason.PING_ABUSE) {
+            return "peer pinged again after " + idleFor.toMillis() + "ms, below the permitted " + limit.toMillis()
+                    + "ms (" + count + " strikes, " + of + " allowed)";
+        }
         return reason.label() + " for " + idleFor.toMillis() + "ms (limit " + limit.toMillis() + "ms)";
     }
 

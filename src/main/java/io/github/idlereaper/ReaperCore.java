@@ -28,7 +28,12 @@ final class ReaperCore {
     private final long goodbyeNanos;
     private final boolean resetOnReap;
     private final ReapListener listener;
+    /** TCP keepalive and TCP_USER_TIMEOUT: applied at each channel's registration. */
+    private final KernelLayer kernel;
     private volatile Settings settings;
+    /** The heartbeat and peer-ping rule every channel starts with; written under the facade's update lock. */
+    private volatile Heartbeat heartbeat = Heartbeat.DISABLED;
+    private volatile long peerPingMinNanos;
 
     private final ConcurrentHashMap<EventExecutor, LoopWheel> wheels = new ConcurrentHashMap<>();
     private final LongAdder open = new LongAdder();
@@ -40,7 +45,8 @@ final class ReaperCore {
     private final long[] summarized = new long[REASONS.length];
 
     ReaperCore(Ticker ticker, long tickNanos, long goodbyeNanos, boolean resetOnReap, ReapListener listener,
-            IdleTimeouts timeouts) {
+            IdleTimeouts timeouts, KernelOptions kernel) {
+        this.kernel = new KernelLayer(kernel);
         this.ticker = ticker;
         this.tickNanos = tickNanos;
         this.goodbyeNanos = goodbyeNanos;
@@ -55,6 +61,10 @@ final class ReaperCore {
 
     Settings settings() {
         return settings;
+    }
+
+    KernelLayer kernel() {
+        return kernel;
     }
 
     long tickNanos() {
@@ -75,11 +85,23 @@ final class ReaperCore {
 
     /** Replaces the timeouts; every wheel then visits its entries at once so they take the new values. */
     void update(IdleTimeouts timeouts) {
-        settings = new Settings(timeouts, tickNanos);
+        settings = new Settings(timeouts, heartbeat, peerPingMinNanos, tickNanos);
         for (var e : wheels.entrySet()) {
             LoopWheel w = e.getValue();
             e.getKey().execute(w::revisitAll);
         }
+    }
+
+    /** Sets the heartbeat and the peer-ping rule; called once, before any channel is watched. */
+    void heartbeat(Heartbeat hb, long peerPingMinNanos) {
+        this.heartbeat = hb;
+        this.peerPingMinNanos = peerPingMinNanos;
+        this.settings = new Settings(settings.timeouts, hb, peerPingMinNanos, tickNanos);
+    }
+
+    /** The per-channel settings for {@code timeouts} and {@code hb}, with this reaper's peer-ping rule. */
+    Settings settingsFor(IdleTimeouts timeouts, Heartbeat hb) {
+        return new Settings(timeouts, hb, peerPingMinNanos, tickNanos);
     }
 
     /** The wheel of {@code executor}, made on first use and dropped when the executor terminates. */
@@ -138,7 +160,7 @@ final class ReaperCore {
         for (ReapReason r : REASONS) {
             byReason.put(r, reaped[r.ordinal()].sum());
         }
-        return new ReaperStats(open.sum(), opened.sum(), byReason);
+        return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches());
     }
 
     /** Logs at INFO what was reaped since the last summary, at most once a minute. Called by every wheel run. */

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * visits the entry ({@link #expire}): the stamps become upper bounds on real time, the outbound buffer is sampled
  * for progress, and the earliest timer that has run out reaps the channel.
  *
- * <p>The fields are kept few on purpose (the whole object is 56 bytes with compressed oops), because one lives
+ * <p>The fields are kept few on purpose (the whole object is 64 bytes with compressed oops), because one lives
  * for every connection. Confined to the channel's event loop.
  */
 final class ReaperHandler extends WheelEntry {
@@ -45,11 +45,24 @@ final class ReaperHandler extends WheelEntry {
     private static final int REAPING = 1 << 2;
     /** Was registered once; never registers again. */
     private static final int RETIRED = 1 << 3;
+    /** The kernel gave up on the peer (ETIMEDOUT) and the reaper counted it as {@link ReapReason#DEAD_PEER}. */
+    private static final int DEAD_PEER = 1 << 4;
+    /**
+     * Heartbeat phase, bits 5..7: 0 while ACTIVE; n (1 to {@link Heartbeat#MAX_MISSED}) while PROBING, with n pings
+     * sent since the last inbound byte.
+     */
+    private static final int PINGS_SHIFT = 5;
+    private static final int PINGS_MASK = 7 << PINGS_SHIFT;
+    private static final int PING_ONE = 1 << PINGS_SHIFT;
     private static final int BUSY_SHIFT = 8;
     private static final int BUSY_ONE = 1 << BUSY_SHIFT;
     private static final int BUSY_MAX = Integer.MAX_VALUE >>> BUSY_SHIFT;
 
-    private final ReaperCore core;
+    /**
+     * The shared {@link ReaperCore}, or a {@link ChannelOverride} (which refers to it) once this channel's settings
+     * were overridden; read through {@link #core()} and {@link #settings()}.
+     */
+    private Object core;
     private ChannelHandlerContext ctx;
     private LoopWheel wheel;
     /** The wheel stamp of the last inbound message. */
@@ -64,11 +77,28 @@ final class ReaperHandler extends WheelEntry {
     private int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     private int outTick;
-    /** Flag bits and, from bit 8, the busy count. */
+    /** Flag bits, the heartbeat phase (bits 5..7) and, from bit 8, the busy count. */
     private int state;
+    /**
+     * While PROBING, the stamp of the last ping. While ACTIVE, the stamp of a virtual earlier ping that brings the
+     * connection's first ping forward by a random part of the interval (so that connections opened together do
+     * not ping together, netty#973), or -1 once that is spent. Stamps are never negative.
+     */
+    private int pingTick = -1;
 
     ReaperHandler(ReaperCore core) {
         this.core = core;
+    }
+
+    private ReaperCore core() {
+        Object c = core;
+        return c instanceof ChannelOverride ? ((ChannelOverride) c).core : (ReaperCore) c;
+    }
+
+    /** This channel's settings: the reaper's, or its override. */
+    Settings settings() {
+        Object c = core;
+        return c instanceof ChannelOverride ? ((ChannelOverride) c).settings : ((ReaperCore) c).settings();
     }
 
     // ---------------------------------------------------------------- pipeline events
@@ -76,7 +106,10 @@ final class ReaperHandler extends WheelEntry {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.wheel = core.wheelFor(ctx.executor());
+        this.wheel = core().wheelFor(ctx.executor());
+        // TCP keepalive and TCP_USER_TIMEOUT, once per channel and as soon as it is registered: a client gets them
+        // before it connects. A no-op unless the reaper sets them.
+        core().kernel().apply(ctx.channel());
         if (ctx.channel().isActive()) {
             register();
         }
@@ -97,6 +130,28 @@ final class ReaperHandler extends WheelEntry {
     public void channelInactive(ChannelHandlerContext ctx) {
         unregister();
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * Classifies the kernel giving up on the peer (ETIMEDOUT after unanswered keepalive probes or unacknowledged
+     * data) as {@link ReapReason#DEAD_PEER}, once: fires the event, counts it, tells the listener, passes the
+     * exception on and closes the channel. Every other exception only passes through.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        boolean dead = (state & (REGISTERED | REAPING | DEAD_PEER)) == REGISTERED && KernelLayer.isDeadPeer(cause);
+        if (dead) {
+            state |= DEAD_PEER;
+            long quiet = Math.max(0, core().ticker().read() - wheel.upperBound(readStamp));
+            ReapEvent event = new ReapEvent(ReapReason.DEAD_PEER, Duration.ofNanos(quiet),
+                    core().kernel().deadPeerLimit());
+            ctx.fireUserEventTriggered(event);
+            core().reaped(ctx.channel(), event);
+        }
+        ctx.fireExceptionCaught(cause);
+        if (dead) {
+            ctx.channel().close();
+        }
     }
 
     @Override
@@ -155,11 +210,12 @@ final class ReaperHandler extends WheelEntry {
         readStamp = now;
         writeStamp = now;
         outTick = now;
+        pingTick = firstPingJitter(now, settings());
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
         if (buf != null) {
             ledger = (int) buf.totalPendingWriteBytes() - (int) buf.currentProgress();
         }
-        core.opened();
+        core().opened();
     }
 
     private void unregister() {
@@ -168,7 +224,7 @@ final class ReaperHandler extends WheelEntry {
         }
         state = (state & ~REGISTERED) | RETIRED;
         wheel.unregister(this);
-        core.closed();
+        core().closed();
     }
 
     // ---------------------------------------------------------------- work in flight
@@ -201,7 +257,7 @@ final class ReaperHandler extends WheelEntry {
             int now = wheel.stamp;
             readStamp = now;
             writeStamp = now;
-            long smallest = core.settings().smallestIdle;
+            long smallest = settings().smallestIdle;
             if (smallest > 0 && (state & REAPING) == 0) {
                 // The entry may be parked far ahead while busy: bring it back to the first idle deadline.
                 wheel.reschedule(this, wheel.nextTickStart() + smallest);
@@ -222,11 +278,12 @@ final class ReaperHandler extends WheelEntry {
             return LoopWheel.DETACH;
         }
         if ((state & REAPING) != 0) {
-            // The goodbye did not flush within its bound.
-            ch.close();
+            // The goodbye did not flush within its bound. Close from here, first in the pipeline, so that no
+            // handler above (an HTTP/2 graceful shutdown, a TLS close_notify) can defer it again.
+            ctx.close();
             return LoopWheel.DETACH;
         }
-        Settings s = core.settings();
+        Settings s = settings();
         long next = Long.MAX_VALUE;
         long stallAt = Long.MAX_VALUE;
         long writeUb = Long.MIN_VALUE;
@@ -287,9 +344,139 @@ final class ReaperHandler extends WheelEntry {
             limit = s.allIdle;
         }
         if (reason != null) {
-            return reap(reason, now - (at - limit), limit, now);
+            return reap(reason, now - (at - limit), limit, now, 0, 0);
+        }
+        if (s.pingInterval > 0) {
+            long hbAt = heartbeat(w, s, now);
+            if (hbAt == HEARTBEAT_REAPED) {
+                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - w.upperBound(pingTick), s.pingTimeout, now,
+                        s.maxMissed, s.maxMissed);
+            }
+            next = Math.min(next, hbAt);
         }
         return Math.min(next, Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
+    }
+
+    // ---------------------------------------------------------------- the heartbeat
+
+    /** Returned by {@link #heartbeat} when the last allowed ping was missed. */
+    private static final long HEARTBEAT_REAPED = Long.MIN_VALUE;
+
+    /**
+     * The virtual ping stamp that makes the first real ping fall uniformly over the interval after {@code now}: a
+     * ping as if sent up to one interval ago. Decided once, here; -1 when pings are off.
+     */
+    private int firstPingJitter(int now, Settings s) {
+        if (s.pingInterval <= 0) {
+            return -1;
+        }
+        long tick = wheel.tickNanos();
+        long ticks = Math.max(1, s.pingInterval / tick);
+        long back = 1 + java.util.concurrent.ThreadLocalRandom.current().nextLong(ticks);
+        return (int) (now - back) & Integer.MAX_VALUE;
+    }
+
+    /** Whether an inbound message was stamped at or after the ping stamped {@code pingTick}. */
+    private boolean readSincePing(LoopWheel w) {
+        return ((readStamp - pingTick) & Integer.MAX_VALUE) <= ((w.stamp - pingTick) & Integer.MAX_VALUE);
+    }
+
+    /**
+     * Runs the heartbeat's state machine at a visit: proof of life ends PROBING; a ping not answered within the
+     * timeout is a miss, below maxMissed another ping goes out; a connection quiet for the interval is pinged.
+     *
+     * @return when to look again, or {@link #HEARTBEAT_REAPED}
+     */
+    private long heartbeat(LoopWheel w, Settings s, long now) {
+        int pings = (state & PINGS_MASK) >>> PINGS_SHIFT;
+        if (pings != 0) {
+            if (readSincePing(w)) {
+                // Any inbound byte after the ping proves the peer alive, not only the pong.
+                state &= ~PINGS_MASK;
+                pingTick = -1;
+            } else {
+                long missAt = w.upperBound(pingTick) + s.pingTimeout;
+                if (missAt - now > 0) {
+                    return missAt;
+                }
+                if (pings >= s.maxMissed) {
+                    return HEARTBEAT_REAPED;
+                }
+                return ping(w, s, now, pings + 1);
+            }
+        }
+        long probeAt = w.upperBound(readStamp) + s.pingInterval;
+        if (pingTick >= 0) {
+            probeAt = Math.min(probeAt, w.upperBound(pingTick) + s.pingInterval);
+        }
+        if (probeAt - now > 0) {
+            return probeAt;
+        }
+        return ping(w, s, now, 1);
+    }
+
+    /** Writes the protocol's ping from the tail of the pipeline, so the host's encoders apply. */
+    private long ping(LoopWheel w, Settings s, long now, int n) {
+        Object msg;
+        try {
+            msg = s.protocol.ping(ctx.channel());
+        } catch (Throwable t) {
+            log.warn("{} HeartbeatProtocol {} threw from ping(); trying again after the interval", ctx.channel(),
+                    s.protocol, t);
+            msg = null;
+        }
+        if (msg == null) {
+            // Not ready (a WebSocket before its handshake): stay ACTIVE and ask again after the interval.
+            state &= ~PINGS_MASK;
+            pingTick = -1;
+            return now + s.pingInterval;
+        }
+        state = (state & ~PINGS_MASK) | (n << PINGS_SHIFT);
+        pingTick = w.stamp;
+        ctx.channel().writeAndFlush(msg);
+        return now + s.pingTimeout;
+    }
+
+    /** Pings sent since the last inbound byte: 0 while ACTIVE. For tests. */
+    int pingsOutstanding() {
+        return (state & PINGS_MASK) >>> PINGS_SHIFT;
+    }
+
+    // ---------------------------------------------------------------- overrides and peer pings
+
+    /** The reaper's tick resolution (twice the wheel's tick). */
+    Duration tickResolution() {
+        return Duration.ofNanos(core().tickNanos() * 2);
+    }
+
+    /**
+     * Replaces this channel's timeouts and/or heartbeat (null keeps the current one) and looks at the channel
+     * again at the next tick. A new heartbeat starts ACTIVE. Event loop only.
+     */
+    void override(IdleTimeouts timeouts, Heartbeat heartbeat) {
+        ReaperCore c = core();
+        Settings cur = settings();
+        Settings next = c.settingsFor(timeouts != null ? timeouts : cur.timeouts,
+                heartbeat != null ? heartbeat : cur.heartbeat);
+        core = new ChannelOverride(c, next);
+        if (heartbeat != null) {
+            state &= ~PINGS_MASK;
+            pingTick = -1;
+        }
+        if ((state & (REGISTERED | REAPING)) == REGISTERED) {
+            wheel.reschedule(this, wheel.nextTickStart());
+        }
+    }
+
+    /** Reaps now, outside a wheel visit (ping abuse). Event loop only; ignored unless watched and not reaping. */
+    void reapNow(ReapReason reason, long idleNanos, long limitNanos, int count, int of) {
+        if ((state & (REGISTERED | REAPING)) != REGISTERED || !ctx.channel().isActive()) {
+            return;
+        }
+        long next = reap(reason, idleNanos, limitNanos, core().ticker().read(), count, of);
+        if (next != LoopWheel.DETACH && (state & REGISTERED) != 0) {
+            wheel.reschedule(this, next);
+        }
     }
 
     /**
@@ -321,20 +508,28 @@ final class ReaperHandler extends WheelEntry {
 
     // ---------------------------------------------------------------- reaping
 
-    private long reap(ReapReason reason, long idleNanos, long limitNanos, long now) {
+    private long reap(ReapReason reason, long idleNanos, long limitNanos, long now, int count, int of) {
         state |= REAPING;
         Channel ch = ctx.channel();
-        ReapEvent event = new ReapEvent(reason, Duration.ofNanos(idleNanos), Duration.ofNanos(limitNanos));
+        ReapEvent event =
+                new ReapEvent(reason, Duration.ofNanos(idleNanos), Duration.ofNanos(limitNanos), count, of);
         ctx.fireUserEventTriggered(event);
-        core.reaped(ch, event);
+        core().reaped(ch, event);
         if (!ch.isActive()) {
             return LoopWheel.DETACH;
         }
-        if (core.resetOnReap()) {
+        if (core().resetOnReap()) {
             ch.config().setOption(ChannelOption.SO_LINGER, 0);
         }
         ChannelOutboundBuffer buf = ch.unsafe().outboundBuffer();
-        long goodbye = core.goodbyeNanos();
+        long goodbye = core().goodbyeNanos();
+        Object bye = goodbye > 0 && reason != ReapReason.WRITE_STALL ? protocolGoodbye(ch, reason) : null;
+        if (bye != null) {
+            // The protocol's goodbye (WebSocket Close 1001, HTTP/2 GOAWAY, ...) from the tail, so the host's
+            // encoders apply; it flushes whatever the application wrote in answer to the event too.
+            ch.writeAndFlush(bye).addListener(ChannelFutureListener.CLOSE);
+            return (state & REGISTERED) != 0 ? now + goodbye : LoopWheel.DETACH;
+        }
         if (reason == ReapReason.WRITE_STALL || goodbye == 0 || buf == null
                 || buf.totalPendingWriteBytes() == 0) {
             // A stalled peer will not read a goodbye; with nothing pending there is nothing to flush.
@@ -346,5 +541,19 @@ final class ReaperHandler extends WheelEntry {
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         // The flush may have completed, and the channel closed and left the wheel, right here.
         return (state & REGISTERED) != 0 ? now + goodbye : LoopWheel.DETACH;
+    }
+
+    /** The protocol's goodbye for {@code reason}, or null; a protocol that throws only logs. */
+    private Object protocolGoodbye(Channel ch, ReapReason reason) {
+        HeartbeatProtocol p = settings().protocol;
+        if (p == null) {
+            return null;
+        }
+        try {
+            return p.goodbye(ch, reason);
+        } catch (Throwable t) {
+            log.warn("{} HeartbeatProtocol {} threw from goodbye({}); closing without one", ch, p, reason, t);
+            return null;
+        }
     }
 }

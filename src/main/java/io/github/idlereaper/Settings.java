@@ -1,6 +1,6 @@
 package io.github.idlereaper;
 
-/** The idle timeouts in the form the handlers read at each visit: nanos, with derived values precomputed. */
+/** The idle timeouts and the heartbeat in the form the handlers read at each visit: nanos, with derived values precomputed. */
 final class Settings {
 
     final IdleTimeouts timeouts;
@@ -15,7 +15,30 @@ final class Settings {
     /** The smallest enabled idle timeout (read, write or all), or 0. */
     final long smallestIdle;
 
+    /** The heartbeat; {@link Heartbeat#DISABLED} for none. */
+    final Heartbeat heartbeat;
+    /** The protocol, or null. */
+    final HeartbeatProtocol protocol;
+    /** Quiet time before a ping, or 0 when pings are off. */
+    final long pingInterval;
+    /** Time a ping has to be answered. */
+    final long pingTimeout;
+    /** Consecutive misses that reap. */
+    final int maxMissed;
+    /** The shortest permitted interval between the peer's pings, or 0 when not enforced. */
+    final long peerPingMin;
+
     Settings(IdleTimeouts t, long tickNanos) {
+        this(t, Heartbeat.DISABLED, 0, tickNanos);
+    }
+
+    Settings(IdleTimeouts t, Heartbeat hb, long peerPingMinNanos, long tickNanos) {
+        this.heartbeat = hb;
+        this.protocol = hb.protocol();
+        this.pingInterval = hb.interval().toNanos();
+        this.pingTimeout = hb.timeout().toNanos();
+        this.maxMissed = hb.maxMissed();
+        this.peerPingMin = peerPingMinNanos;
         this.timeouts = t;
         this.readIdle = t.readIdle().toNanos();
         this.writeIdle = t.writeIdle().toNanos();

@@ -64,6 +64,12 @@ class LoopbackReapTest {
                 g.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
             }
         }
+        // JUnit keeps parameterized test instances until the class is done: let their channels go now.
+        clients = null;
+        workers = null;
+        boss = null;
+        pacer = null;
+        accepted.clear();
     }
 
     /** The host's own server handler: echoes, and understands BUSY / DONE / GO lines. */

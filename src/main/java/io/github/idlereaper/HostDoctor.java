@@ -1,0 +1,301 @@
+package io.github.idlereaper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Computes the {@link DoctorReport}: reads the host's TCP sysctls and open-file limit, works out the worst-case time
+ * each layer of the reaper's configuration takes to find a peer that vanished, and checks those against the idle
+ * limits on the path.
+ *
+ * <p>Only JDK types, so that the command line runs without Netty or SLF4J. Files are read through a function, so
+ * tests feed it fake {@code /proc} values. Stateless.
+ */
+final class HostDoctor {
+
+    static final String KEEPALIVE_TIME = "net.ipv4.tcp_keepalive_time";
+    static final String KEEPALIVE_INTVL = "net.ipv4.tcp_keepalive_intvl";
+    static final String KEEPALIVE_PROBES = "net.ipv4.tcp_keepalive_probes";
+    static final String RETRIES2 = "net.ipv4.tcp_retries2";
+    /** Linux 6.15 and later; 120 s before. */
+    static final String RTO_MAX = "net.ipv4.tcp_rto_max_ms";
+    static final String CONNTRACK = "net.netfilter.nf_conntrack_tcp_timeout_established";
+    static final String NOFILE_SOFT = "open files soft limit";
+    static final String NOFILE_HARD = "open files hard limit";
+    static final String LIMITS_FILE = "/proc/self/limits";
+
+    static final String READ_IDLE = "readIdleTimeout";
+    static final String ALL_IDLE = "allIdleTimeout";
+    static final String WRITE_STALL = "writeStallTimeout";
+    static final String HEARTBEAT = "heartbeat";
+    static final String KEEPALIVE = "tcp keepalive";
+    static final String RETRANSMISSION = "tcp retransmission";
+
+    /** Below this many descriptors a busy server runs out (EMFILE) long before it runs out of anything else. */
+    static final long LOW_NOFILE = 65536;
+    static final long DEFAULT_RTO_MAX_MS = 120_000;
+
+    private static final Pattern NOFILE = Pattern.compile("(?m)^Max open files\\s+(\\S+)\\s+(\\S+)");
+
+    private HostDoctor() {
+    }
+
+    /**
+     * Reads a file as a trimmed string, or null when it is absent or unreadable. In large reads: a /proc/sys
+     * integer file answers only a read from offset 0, so reading it a byte at a time (as {@code Files.readString}
+     * does for files that report size 0) returns just its first digit.
+     */
+    static String readFile(String path) {
+        try (InputStream in = Files.newInputStream(Path.of(path))) {
+            return new String(in.readNBytes(1 << 16), StandardCharsets.US_ASCII).trim();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    static String sysctlPath(String name) {
+        return "/proc/sys/" + name.replace('.', '/');
+    }
+
+    /**
+     * The tick resolution the builder picks when none is set: a tenth of the smallest enabled timeout, between
+     * 10 ms and 1 s. The same rule as {@code IdleReaper.Builder.defaultTick}, which the command line cannot load
+     * without Netty; a test keeps the two equal.
+     */
+    static Duration defaultTick(IdleTimeouts t) {
+        Duration smallest = t.smallestEnabled();
+        if (smallest.isZero()) {
+            return Duration.ofSeconds(1);
+        }
+        Duration tenth = smallest.dividedBy(10);
+        if (tenth.compareTo(Duration.ofMillis(10)) < 0) {
+            return Duration.ofMillis(10);
+        }
+        return tenth.compareTo(Duration.ofSeconds(1)) > 0 ? Duration.ofSeconds(1) : tenth;
+    }
+
+    /**
+     * The parts of a reaper's configuration that find dead peers, in JDK types.
+     *
+     * @param timeouts the idle timeouts
+     * @param tick the tick resolution: a reap comes at most this late
+     * @param kernel the kernel options
+     * @param heartbeatInterval quiet time before a ping; zero when pings are off
+     * @param heartbeatTimeout how long each ping waits for an answer
+     * @param heartbeatMaxMissed unanswered pings before the reap
+     */
+    record Setup(IdleTimeouts timeouts, Duration tick, KernelOptions kernel, Duration heartbeatInterval,
+            Duration heartbeatTimeout, int heartbeatMaxMissed) {
+
+        /** A reaper without heartbeats. */
+        Setup(IdleTimeouts timeouts, Duration tick, KernelOptions kernel) {
+            this(timeouts, tick, kernel, Duration.ZERO, Duration.ZERO, 0);
+        }
+    }
+
+    /**
+     * @param setup the reaper's configuration
+     * @param limits the idle limits on the path, by label, besides the host's conntrack timeout
+     * @param files reads a file, returning null when absent
+     */
+    static DoctorReport examine(Setup setup, Map<String, Duration> limits, Function<String, String> files) {
+        IdleTimeouts timeouts = setup.timeouts();
+        Duration tick = setup.tick();
+        KernelOptions kernel = setup.kernel();
+        LinkedHashMap<String, String> host = new LinkedHashMap<>();
+        for (String name : new String[] {KEEPALIVE_TIME, KEEPALIVE_INTVL, KEEPALIVE_PROBES, RETRIES2, RTO_MAX,
+                CONNTRACK}) {
+            String v = files.apply(sysctlPath(name));
+            if (v != null) {
+                host.put(name, v);
+            }
+        }
+        String limitsFile = files.apply(LIMITS_FILE);
+        if (limitsFile != null) {
+            Matcher m = NOFILE.matcher(limitsFile);
+            if (m.find()) {
+                host.put(NOFILE_SOFT, m.group(1));
+                host.put(NOFILE_HARD, m.group(2));
+            }
+        }
+
+        // The layers, each with the worst case from a peer vanishing to the connection being found dead.
+        LinkedHashMap<String, Duration> detection = new LinkedHashMap<>();
+        LinkedHashMap<String, String> covers = new LinkedHashMap<>();
+        // The layers that act on a connection where nothing is sent, and after how much silence.
+        String firstActing = null;
+        Duration firstActs = null;
+        if (!timeouts.readIdle().isZero()) {
+            detection.put(READ_IDLE, timeouts.readIdle().plus(tick));
+            covers.put(READ_IDLE, "the peer sends nothing");
+            firstActing = READ_IDLE;
+            firstActs = detection.get(READ_IDLE);
+        }
+        if (!timeouts.allIdle().isZero()) {
+            detection.put(ALL_IDLE, timeouts.allIdle().plus(tick));
+            covers.put(ALL_IDLE, "neither side sends");
+            if (firstActs == null || detection.get(ALL_IDLE).compareTo(firstActs) < 0) {
+                firstActing = ALL_IDLE;
+                firstActs = detection.get(ALL_IDLE);
+            }
+        }
+        if (!timeouts.writeStall().isZero()) {
+            detection.put(WRITE_STALL, timeouts.writeStall().plus(tick));
+            covers.put(WRITE_STALL, "bytes wait to be sent: the peer stopped reading, or vanished with the send "
+                    + "buffer full");
+        }
+        if (!setup.heartbeatInterval().isZero()) {
+            // The first ping after the interval, then one ping per timeout until maxMissed are unanswered.
+            detection.put(HEARTBEAT, setup.heartbeatInterval()
+                    .plus(setup.heartbeatTimeout().multipliedBy(setup.heartbeatMaxMissed())).plus(tick));
+            covers.put(HEARTBEAT, "the peer sends nothing: pinged, it does not answer");
+            if (firstActs == null || setup.heartbeatInterval().compareTo(firstActs) < 0) {
+                firstActing = HEARTBEAT;
+                firstActs = setup.heartbeatInterval();
+            }
+        }
+        if (kernel.keepAliveSet()) {
+            detection.put(KEEPALIVE, Duration.ofMillis(KernelOptions.keepAliveBoundMillis(
+                    kernel.keepAliveIdleSeconds * 1000L, kernel.keepAliveIntervalSeconds * 1000L,
+                    kernel.keepAliveCount, kernel.userTimeoutMillis)));
+            covers.put(KEEPALIVE, "the connection is idle, nothing unacknowledged");
+            Duration idle = Duration.ofSeconds(kernel.keepAliveIdleSeconds);
+            if (firstActs == null || idle.compareTo(firstActs) < 0) {
+                firstActing = KEEPALIVE;
+                firstActs = idle;
+            }
+        }
+        long retries2 = number(host.get(RETRIES2));
+        if (kernel.userTimeoutSet()) {
+            detection.put(RETRANSMISSION, kernel.userTimeout());
+            covers.put(RETRANSMISSION, "data unacknowledged (tcpUserTimeout)");
+        } else if (retries2 >= 0) {
+            long rtoMax = number(host.get(RTO_MAX));
+            detection.put(RETRANSMISSION, Duration.ofMillis(KernelOptions.retransmissionBoundMillis(
+                    (int) Math.min(retries2, 255), rtoMax > 0 ? rtoMax : DEFAULT_RTO_MAX_MS)));
+            covers.put(RETRANSMISSION, "data unacknowledged (tcp_retries2 " + retries2 + "; no tcpUserTimeout)");
+        }
+
+        LinkedHashMap<String, Duration> allLimits = new LinkedHashMap<>();
+        long conntrack = number(host.get(CONNTRACK));
+        if (conntrack > 0) {
+            allLimits.put("conntrack", Duration.ofSeconds(conntrack));
+        }
+        allLimits.putAll(limits);
+
+        List<String> warnings = new ArrayList<>();
+        for (Map.Entry<String, Duration> e : allLimits.entrySet()) {
+            String limit = e.getKey() + " drops connections idle for " + seconds(e.getValue());
+            if (firstActs == null) {
+                warnings.add(limit + ", and nothing here acts on a silent connection: set tcpKeepAlive with an idle "
+                        + "below " + seconds(e.getValue()));
+            } else if (firstActs.compareTo(e.getValue()) >= 0) {
+                warnings.add(limit + ", before " + firstActing + " acts (" + seconds(firstActs) + "): set "
+                        + "tcpKeepAlive with an idle below " + seconds(e.getValue()));
+            }
+        }
+        if (firstActs == null) {
+            warnings.add("nothing finds a peer that vanished from an idle connection: set tcpKeepAlive, "
+                    + "readIdleTimeout or a heartbeat");
+        }
+        Duration retransmission = detection.get(RETRANSMISSION);
+        if (!kernel.userTimeoutSet() && retransmission != null) {
+            Duration idleBound = null;
+            for (String layer : new String[] {READ_IDLE, ALL_IDLE, HEARTBEAT}) {
+                Duration d = detection.get(layer);
+                if (d != null && (idleBound == null || d.compareTo(idleBound) < 0)) {
+                    idleBound = d;
+                }
+            }
+            if (idleBound == null || idleBound.compareTo(retransmission) > 0) {
+                warnings.add("data sent to a vanished peer is retransmitted for " + seconds(retransmission)
+                        + " (tcp_retries2 " + retries2 + ") before the kernel gives up, and no idle timeout or "
+                        + "heartbeat is shorter: set tcpUserTimeout");
+            }
+        }
+        long soft = number(host.get(NOFILE_SOFT));
+        if (soft >= 0 && soft < LOW_NOFILE) {
+            warnings.add("open files soft limit is " + soft + ": accept() fails with EMFILE near " + soft
+                    + " connections; raise it (ulimit -n, systemd LimitNOFILE) toward the hard limit "
+                    + host.get(NOFILE_HARD));
+        }
+
+        StringBuilder text = new StringBuilder("idle-reaper doctor\n");
+        text.append("host\n");
+        if (host.isEmpty()) {
+            text.append("  nothing readable (not Linux?)\n");
+        }
+        host.forEach((k, v) -> row(text, k, v));
+        text.append("reaper\n");
+        row(text, "idle timeouts", "read " + off(timeouts.readIdle()) + ", write " + off(timeouts.writeIdle())
+                + ", all " + off(timeouts.allIdle()) + ", write stall " + off(timeouts.writeStall())
+                + ", tick " + seconds(tick));
+        row(text, "heartbeat", setup.heartbeatInterval().isZero() ? "off" : "ping after "
+                + seconds(setup.heartbeatInterval()) + " quiet, " + seconds(setup.heartbeatTimeout()) + " to answer, "
+                + setup.heartbeatMaxMissed() + " missed");
+        row(text, "tcpKeepAlive", kernel.keepAliveSet() ? kernel.keepAliveIdleSeconds + "s idle, "
+                + kernel.keepAliveIntervalSeconds + "s interval, " + kernel.keepAliveCount + " probes"
+                : "not set (SO_KEEPALIVE left as the application set it)");
+        row(text, "tcpUserTimeout", kernel.userTimeoutSet() ? seconds(kernel.userTimeout()) : "not set");
+        text.append("worst-case time to find a peer that vanished\n");
+        if (detection.isEmpty()) {
+            text.append("  no layer finds it\n");
+        }
+        detection.forEach((k, v) -> row(text, k, String.format("%-9s %s", seconds(v), covers.get(k))));
+        text.append("idle limits on the path\n");
+        if (allLimits.isEmpty()) {
+            text.append("  none given (pick one: --limit aws-nlb, azure-lb, gcp, or name=duration)\n");
+        }
+        allLimits.forEach((k, v) -> row(text, k, seconds(v)));
+        text.append("warnings\n");
+        if (warnings.isEmpty()) {
+            text.append("  none\n");
+        }
+        for (String w : warnings) {
+            text.append("  - ").append(w).append('\n');
+        }
+        return new DoctorReport(host, detection, warnings, text.toString());
+    }
+
+    private static void row(StringBuilder text, String name, String value) {
+        text.append(String.format("  %-52s %s", name, value)).append('\n');
+    }
+
+    private static String off(Duration d) {
+        return d.isZero() ? "off" : seconds(d);
+    }
+
+    /** Seconds with up to three decimals: {@code 350s}, {@code 924.6s}, {@code 0.01s}. */
+    static String seconds(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 1000 == 0) {
+            return ms / 1000 + "s";
+        }
+        String frac = String.format("%03d", ms % 1000).replaceAll("0+$", "");
+        return ms / 1000 + "." + frac + "s";
+    }
+
+    /** A non-negative number, or -1 when absent or not a number ("unlimited" included). */
+    private static long number(String s) {
+        if (s == null) {
+            return -1;
+        }
+        try {
+            long v = Long.parseLong(s.trim());
+            return v < 0 ? -1 : v;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+}

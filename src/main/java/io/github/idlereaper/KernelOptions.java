@@ -1,0 +1,133 @@
+package io.github.idlereaper;
+
+import java.time.Duration;
+
+/**
+ * The kernel layer a reaper asks for: TCP keepalive (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) and
+ * TCP_USER_TIMEOUT, validated, in the kernel's units. Zero means "not set": the reaper leaves that option alone.
+ *
+ * <p>Only JDK types: the command-line doctor uses it without Netty on the class path. Immutable and thread-safe.
+ */
+final class KernelOptions {
+
+    static final KernelOptions NONE = new KernelOptions(0, 0, 0, 0);
+
+    /** The Linux ranges (net/ipv4/tcp.c: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT). */
+    static final Duration MIN_KEEPALIVE = Duration.ofSeconds(1);
+    static final Duration MAX_KEEPALIVE = Duration.ofSeconds(32767);
+    static final int MAX_KEEPALIVE_COUNT = 127;
+    /** A day of unacknowledged data is already far past any useful bound. */
+    static final Duration MAX_USER_TIMEOUT = Duration.ofHours(24);
+
+    final int keepAliveIdleSeconds;
+    final int keepAliveIntervalSeconds;
+    final int keepAliveCount;
+    final int userTimeoutMillis;
+
+    private KernelOptions(int idleSeconds, int intervalSeconds, int count, int userTimeoutMillis) {
+        this.keepAliveIdleSeconds = idleSeconds;
+        this.keepAliveIntervalSeconds = intervalSeconds;
+        this.keepAliveCount = count;
+        this.userTimeoutMillis = userTimeoutMillis;
+    }
+
+    /**
+     * Returns these options with keepalive set.
+     *
+     * @throws NullPointerException if {@code idle} or {@code interval} is null
+     * @throws IllegalArgumentException if a value is outside the Linux range or not whole seconds
+     */
+    KernelOptions withKeepAlive(Duration idle, Duration interval, int count) {
+        Checks.wholeSeconds("tcpKeepAlive idle", idle, MIN_KEEPALIVE, MAX_KEEPALIVE);
+        Checks.wholeSeconds("tcpKeepAlive interval", interval, MIN_KEEPALIVE, MAX_KEEPALIVE);
+        Checks.range("tcpKeepAlive count", count, 1, MAX_KEEPALIVE_COUNT);
+        return new KernelOptions((int) idle.getSeconds(), (int) interval.getSeconds(), count, userTimeoutMillis);
+    }
+
+    /**
+     * Returns these options with TCP_USER_TIMEOUT set.
+     *
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is not positive, not whole milliseconds, or above a day
+     */
+    KernelOptions withUserTimeout(Duration timeout) {
+        Checks.positiveMillis("tcpUserTimeout", timeout, MAX_USER_TIMEOUT);
+        return new KernelOptions(keepAliveIdleSeconds, keepAliveIntervalSeconds, keepAliveCount,
+                (int) timeout.toMillis());
+    }
+
+    boolean keepAliveSet() {
+        return keepAliveCount > 0;
+    }
+
+    boolean userTimeoutSet() {
+        return userTimeoutMillis > 0;
+    }
+
+    boolean any() {
+        return keepAliveSet() || userTimeoutSet();
+    }
+
+    /** The keepalive as it was given to the builder, for "already set" messages: {@code (PT60S, PT10S, 6)}. */
+    String keepAliveText() {
+        return "(" + Duration.ofSeconds(keepAliveIdleSeconds) + ", " + Duration.ofSeconds(keepAliveIntervalSeconds)
+                + ", " + keepAliveCount + ")";
+    }
+
+    Duration userTimeout() {
+        return Duration.ofMillis(userTimeoutMillis);
+    }
+
+    /**
+     * The longest the kernel takes, with these options, to give up on a peer that vanished: keepalive on an idle
+     * connection, TCP_USER_TIMEOUT with data unacknowledged, whichever is longer. Zero when neither is set.
+     */
+    Duration deadPeerLimit() {
+        long ms = userTimeoutMillis;
+        if (keepAliveSet()) {
+            ms = Math.max(ms, keepAliveBoundMillis(keepAliveIdleSeconds * 1000L, keepAliveIntervalSeconds * 1000L,
+                    keepAliveCount, userTimeoutMillis));
+        }
+        return Duration.ofMillis(ms);
+    }
+
+    /**
+     * When Linux gives up on an idle connection whose peer vanished, counted from the last segment received. The
+     * keepalive timer fires at {@code idle}, then every {@code interval}, sending one probe each time. Without a
+     * user timeout it gives up at the first firing after {@code count} unanswered probes: idle + interval × count.
+     * With TCP_USER_TIMEOUT set, the user timeout replaces the count: it gives up at the first firing, after at
+     * least one probe, at which the time since the last segment reaches the user timeout
+     * (net/ipv4/tcp_timer.c, tcp_keepalive_timer).
+     */
+    static long keepAliveBoundMillis(long idleMs, long intervalMs, int count, long userTimeoutMs) {
+        if (userTimeoutMs <= 0) {
+            return idleMs + intervalMs * count;
+        }
+        long firings = Math.max(1, ceilDiv(userTimeoutMs - idleMs, intervalMs));
+        return idleMs + intervalMs * firings;
+    }
+
+    /**
+     * How long Linux retransmits unacknowledged data before it gives up when no TCP_USER_TIMEOUT is set: its model
+     * of {@code tcp_retries2} exponential backoffs from the minimum RTO of 200 ms, capped at {@code rtoMaxMs}
+     * (net/ipv4/tcp_timer.c, tcp_model_timeout). 924.6 s for the default of 15 retries.
+     */
+    static long retransmissionBoundMillis(int retries2, long rtoMaxMs) {
+        long rtoBase = 200;
+        int threshold = 63 - Long.numberOfLeadingZeros(Math.max(1, rtoMaxMs / rtoBase));
+        if (retries2 <= threshold) {
+            return ((2L << retries2) - 1) * rtoBase;
+        }
+        return ((2L << threshold) - 1) * rtoBase + (retries2 - threshold) * rtoMaxMs;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return a <= 0 ? 0 : (a + b - 1) / b;
+    }
+
+    @Override
+    public String toString() {
+        return "KernelOptions(tcpKeepAlive=" + (keepAliveSet() ? keepAliveText() : "unset") + ", tcpUserTimeout="
+                + (userTimeoutSet() ? userTimeout() : "unset") + ")";
+    }
+}

@@ -1,0 +1,112 @@
+package io.github.idlereaper.protocol;
+
+import io.github.idlereaper.HeartbeatProtocol;
+import io.github.idlereaper.IdleReaper;
+import io.github.idlereaper.IdleTimeouts;
+import io.github.idlereaper.ReapReason;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.mqtt.MqttConnectMessage;
+import io.netty.handler.codec.mqtt.MqttDecoder;
+import io.netty.handler.codec.mqtt.MqttMessage;
+import io.netty.handler.codec.mqtt.MqttMessageBuilders;
+import io.netty.util.AttributeKey;
+import java.time.Duration;
+
+/**
+ * MQTT 3.1.1 and 5 keep-alive enforcement. A server never pings an MQTT client, so on a server this protocol
+ * sends no pings; instead its companion, right after the host's {@link MqttDecoder}, reads the keep-alive the
+ * client declares in CONNECT and sets the channel's read idle timeout to 1.5 times it [MQTT-3.1.2-24], with
+ * {@link IdleReaper#overrideTimeouts}: a client that sends no control packet (PINGREQ included) for that long is
+ * reaped with {@link ReapReason#READ_IDLE}. A keep-alive of 0 leaves the reaper's configured timeouts in place. Use it
+ * with a read idle timeout for clients that never send CONNECT:
+ *
+ * <pre>{@code
+ * IdleReaper.builder()
+ *         .readIdleTimeout(Duration.ofSeconds(60))      // before CONNECT, and for keep-alive 0
+ *         .heartbeat(Duration.ZERO, Duration.ZERO, 1, MqttHeartbeat.INSTANCE)
+ *         .build();
+ * }</pre>
+ *
+ * <p>On a client (a channel without a parent) the ping is PINGREQ, so {@code install(Bootstrap)} keeps a client
+ * connection alive with a real heartbeat interval. The goodbye, for MQTT 5 only, is DISCONNECT with reason code
+ * 0x8D (keep alive timeout) after an idle or heartbeat reap; MQTT 3.1.1 has no server DISCONNECT.
+ *
+ * <p>Immutable and thread-safe; use {@link #INSTANCE}.
+ */
+public final class MqttHeartbeat implements HeartbeatProtocol {
+
+    /** The one instance. */
+    public static final MqttHeartbeat INSTANCE = new MqttHeartbeat();
+
+    /** MQTT 5's DISCONNECT reason code "Keep Alive timeout". */
+    public static final byte KEEP_ALIVE_TIMEOUT = (byte) 0x8D;
+
+    /** The protocol level the client's CONNECT declared (4 for 3.1.1, 5 for 5). */
+    static final AttributeKey<Integer> VERSION = AttributeKey.valueOf(MqttHeartbeat.class, "version");
+
+    private MqttHeartbeat() {
+    }
+
+    @Override
+    public Object ping(Channel channel) {
+        return channel.parent() == null ? MqttMessage.PINGREQ : null;
+    }
+
+    @Override
+    public Object goodbye(Channel channel, ReapReason reason) {
+        Integer version = channel.attr(VERSION).get();
+        if (version == null || version < 5 || channel.parent() == null) {
+            return null;
+        }
+        if (reason == ReapReason.READ_IDLE || reason == ReapReason.ALL_IDLE
+                || reason == ReapReason.HEARTBEAT_TIMEOUT) {
+            return MqttMessageBuilders.disconnect().reasonCode(KEEP_ALIVE_TIMEOUT).build();
+        }
+        return null;
+    }
+
+    @Override
+    public ChannelHandler companion(Channel channel) {
+        return channel.parent() == null ? null : new KeepAlive();
+    }
+
+    /** Right after the host's decoder, where CONNECT is a decoded message. */
+    @Override
+    public String placeAfter(ChannelPipeline pipeline) {
+        ChannelHandlerContext ctx = pipeline.context(MqttDecoder.class);
+        return ctx == null ? null : ctx.name();
+    }
+
+    /** The read idle timeout a CONNECT keep-alive of {@code seconds} enforces: one and a half times it. */
+    public static Duration readIdleFor(int keepAliveSeconds) {
+        return Duration.ofMillis(keepAliveSeconds * 1500L);
+    }
+
+    @Override
+    public String toString() {
+        return "MqttHeartbeat";
+    }
+
+    /** Reads CONNECT once, overrides the channel's read idle timeout, and leaves the pipeline. */
+    static final class KeepAlive extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof MqttConnectMessage) {
+                MqttConnectMessage connect = (MqttConnectMessage) msg;
+                Channel ch = ctx.channel();
+                ch.attr(VERSION).set(connect.variableHeader().version());
+                int keepAlive = connect.variableHeader().keepAliveTimeSeconds();
+                if (keepAlive > 0) {
+                    IdleTimeouts current = IdleReaper.channelTimeouts(ch);
+                    IdleReaper.overrideTimeouts(ch, current.toBuilder().readIdle(readIdleFor(keepAlive)).build());
+                }
+                ctx.pipeline().remove(this);
+            }
+            ctx.fireChannelRead(msg);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package io.github.idlereaper.protocol;
+
+import io.github.idlereaper.HeartbeatProtocol;
+import io.github.idlereaper.ReapReason;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * WebSocket heartbeats, alongside Netty's {@link WebSocketServerProtocolHandler} (or the client's
+ * {@link WebSocketClientProtocolHandler}): the ping is a {@link PingWebSocketFrame}, sent only once the handshake
+ * has completed (before that the channel speaks plain HTTP, and no ping is sent); Netty's peer answers it with a
+ * pong on its own. The goodbye is a {@link CloseWebSocketFrame} 1001 (going away), or 1008 (policy violation)
+ * for {@link ReapReason#PING_ABUSE}. The peer's pings are {@link PingWebSocketFrame}s, never pongs; the peer-ping
+ * watch goes right in front of the protocol handler, which answers pings and does not pass them on.
+ *
+ * <p>Immutable and thread-safe; use {@link #INSTANCE}.
+ */
+public final class WebSocketHeartbeat implements HeartbeatProtocol {
+
+    /** The one instance. */
+    public static final WebSocketHeartbeat INSTANCE = new WebSocketHeartbeat();
+
+    private WebSocketHeartbeat() {
+    }
+
+    /** Whether the handshake has completed: the frame encoder replaces the HTTP codec only then. */
+    private static boolean upgraded(Channel ch) {
+        return ch.pipeline().get(WebSocketFrameEncoder.class) != null;
+    }
+
+    @Override
+    public Object ping(Channel channel) {
+        return upgraded(channel) ? new PingWebSocketFrame(channel.alloc().buffer(0)) : null;
+    }
+
+    @Override
+    public Object goodbye(Channel channel, ReapReason reason) {
+        if (!upgraded(channel)) {
+            return null;
+        }
+        return reason == ReapReason.PING_ABUSE
+                ? new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, "too many pings")
+                : new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "idle");
+    }
+
+    @Override
+    public boolean isPeerPing(Object msg) {
+        return msg instanceof PingWebSocketFrame;
+    }
+
+    /** Right in front of the server's or client's protocol handler, which consumes pings. */
+    @Override
+    public String placeAfter(ChannelPipeline pipeline) {
+        String previous = null;
+        Iterator<Map.Entry<String, ChannelHandler>> it = pipeline.iterator();
+        while (it.hasNext()) {
+            Map.Entry<String, ChannelHandler> e = it.next();
+            ChannelHandler h = e.getValue();
+            if (h instanceof WebSocketServerProtocolHandler || h instanceof WebSocketClientProtocolHandler) {
+                return previous;
+            }
+            previous = e.getKey();
+        }
+        return null;
+    }
+
+    @Override
+    public String toString() {
+        return "WebSocketHeartbeat";
+    }
+}

@@ -1,0 +1,173 @@
+package io.github.idlereaper;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Layer 2: how the handler classifies the kernel giving up on a peer (ETIMEDOUT) as {@link ReapReason#DEAD_PEER},
+ * on an EmbeddedChannel with time pushed in by hand. The real kernel paths are in {@link NetnsDeadPeerTest}.
+ */
+class DeadPeerTest {
+
+    private static final Duration RES = Duration.ofMillis(100);
+
+    private final FakeTicker ticker = new FakeTicker();
+    private final List<ReapEvent> listened = new ArrayList<>();
+    private final List<String> seen = new ArrayList<>();
+    private EmbeddedChannel ch;
+    private IdleReaper reaper;
+    private LoopWheel wheel;
+    /** When set, the host fires this exception once more from the head, as a second failure would. */
+    private boolean refire;
+
+    private final class Host extends ChannelInboundHandlerAdapter {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ReapEvent) {
+                seen.add("event " + ((ReapEvent) evt).message());
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            seen.add("exception " + cause.getMessage() + " active=" + ctx.channel().isActive());
+            if (refire) {
+                refire = false;
+                ctx.pipeline().fireExceptionCaught(cause);
+            }
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ((ByteBuf) msg).release();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            seen.add("inactive");
+        }
+    }
+
+    private void start(IdleReaper.Builder b) {
+        reaper = b.tickResolution(RES).ticker(ticker).listener((c, e) -> listened.add(e)).build();
+        ch = new EmbeddedChannel();
+        ch.pipeline().addLast(new Host());
+        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+        wheel = reaper.core().wheelFor(ch.eventLoop());
+    }
+
+    @AfterEach
+    void finish() {
+        if (ch != null) {
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    private void advance(Duration d) {
+        for (long n = d.toNanos() / RES.dividedBy(2).toNanos(); n > 0; n--) {
+            ticker.advance(RES.dividedBy(2));
+            wheel.advance(ticker.read());
+            ch.runPendingTasks();
+        }
+    }
+
+    @Test
+    void connectionTimedOut_isADeadPeer_countedToldAndClosed() {
+        start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 2));
+        ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {1}));
+        advance(Duration.ofSeconds(4));
+        ch.pipeline().fireExceptionCaught(new IOException("Connection timed out"));
+
+        assertFalse(ch.isOpen());
+        assertEquals(1, reaper.stats().reaped(ReapReason.DEAD_PEER));
+        assertEquals(1, reaper.stats().reapedTotal());
+        assertEquals(1, listened.size());
+        ReapEvent e = listened.get(0);
+        assertEquals(ReapReason.DEAD_PEER, e.reason());
+        assertEquals(Duration.ofSeconds(3), e.limit());
+        // Silent for 4 s, measured from the wheel stamp of the last read: at most one tick less.
+        long quietMs = e.idleFor().toMillis();
+        assertTrue(quietMs >= 4_000 - RES.toMillis() && quietMs <= 4_000, "idleFor " + e.idleFor());
+        assertEquals(List.of("event " + e.message(), "exception Connection timed out active=true", "inactive"),
+                seen);
+        assertTrue(e.message().startsWith("dead peer for "), e.message());
+        assertTrue(e.message().endsWith("ms (limit 3000ms)"), e.message());
+    }
+
+    @Test
+    void nativeTransportMessage_isADeadPeer() {
+        start(IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(2)));
+        // The message epoll and io_uring give for ETIMEDOUT on a read.
+        ch.pipeline().fireExceptionCaught(
+                new IOException("recvAddress(..) failed with error(-110): Connection timed out"));
+        assertEquals(1, reaper.stats().reaped(ReapReason.DEAD_PEER));
+        assertEquals(Duration.ofSeconds(2), listened.get(0).limit());
+        assertFalse(ch.isOpen());
+    }
+
+    @Test
+    void secondFailureBeforeTheClose_isCountedOnce() {
+        start(IdleReaper.builder());
+        refire = true;
+        ch.pipeline().fireExceptionCaught(new IOException("Connection timed out"));
+        assertEquals(1, reaper.stats().reaped(ReapReason.DEAD_PEER));
+        assertEquals(1, listened.size());
+        // No kernel option set by the reaper: the limit says so with zero.
+        assertEquals(Duration.ZERO, listened.get(0).limit());
+        assertEquals(2, seen.stream().filter(s -> s.startsWith("exception")).count());
+    }
+
+    @Test
+    void otherFailures_passThroughUncounted() {
+        start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 2));
+        ch.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+        ch.pipeline().fireExceptionCaught(new ConnectException("Connection timed out"));
+        ch.pipeline().fireExceptionCaught(new IllegalStateException("Connection timed out"));
+        ch.pipeline().fireExceptionCaught(new DecoderException("bad frame"));
+        assertEquals(0, reaper.stats().reapedTotal());
+        assertTrue(listened.isEmpty());
+        assertTrue(ch.isOpen());
+        assertEquals(4, seen.size(), seen.toString());
+    }
+
+    @Test
+    void wrappedTimeout_isFoundInTheCauseChain() {
+        assertTrue(KernelLayer.isDeadPeer(new DecoderException(new IOException("Operation timed out"))));
+        assertFalse(KernelLayer.isDeadPeer(new IOException((String) null)));
+        assertFalse(KernelLayer.isDeadPeer(null));
+    }
+
+    @Test
+    void timeoutWhileTheReaperReaps_isNotCountedAgain() {
+        // The kernel's error arrives while the reaper is closing the channel for its own reason.
+        reaper = IdleReaper.builder().readIdleTimeout(Duration.ofSeconds(1)).tickResolution(RES).ticker(ticker)
+                .listener((c, e) -> {
+                    listened.add(e);
+                    c.pipeline().fireExceptionCaught(new IOException("Connection timed out"));
+                }).build();
+        ch = new EmbeddedChannel();
+        ch.pipeline().addLast(new Host());
+        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+        wheel = reaper.core().wheelFor(ch.eventLoop());
+        advance(Duration.ofSeconds(2));
+        assertEquals(1, reaper.stats().reaped(ReapReason.READ_IDLE));
+        assertEquals(0, reaper.stats().reaped(ReapReason.DEAD_PEER));
+        assertEquals(1, listened.size());
+        assertTrue(seen.contains("exception Connection timed out active=true"), seen.toString());
+    }
+}

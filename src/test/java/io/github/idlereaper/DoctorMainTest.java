@@ -1,0 +1,160 @@
+package io.github.idlereaper;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The command line: option parsing with the builder's messages, and that it runs with only the JDK. */
+class DoctorMainTest {
+
+    private static final Map<String, String> HOST = Map.of(
+            "/proc/sys/net/ipv4/tcp_keepalive_time", "7200",
+            "/proc/sys/net/ipv4/tcp_retries2", "15");
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    private int run(String... args) {
+        return Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), HOST::get);
+    }
+
+    private String out() {
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private String err() {
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void doctor_withOptions_printsTheReportForThatConfiguration() {
+        assertEquals(0, run("doctor", "--read-idle", "2m", "--tick", "500ms", "--keepalive", "60s,10s,6",
+                "--user-timeout", "PT30S", "--limit", "aws-nlb", "--limit", "haproxy=50s"));
+        Map<String, Duration> limits = new LinkedHashMap<>();
+        limits.put("AWS NLB", Duration.ofSeconds(350));
+        limits.put("haproxy", Duration.ofSeconds(50));
+        DoctorReport expected = HostDoctor.examine(new HostDoctor.Setup(
+                IdleTimeouts.builder().readIdle(Duration.ofMinutes(2)).build(), Duration.ofMillis(500),
+                KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(60), Duration.ofSeconds(10), 6)
+                        .withUserTimeout(Duration.ofSeconds(30))), limits, HOST::get);
+        assertEquals(expected.toString(), out());
+        assertEquals(List.of("haproxy drops connections idle for 50s, before tcp keepalive acts (60s): set "
+                + "tcpKeepAlive with an idle below 50s"), expected.warnings());
+        assertEquals("", err());
+    }
+
+    @Test
+    void doctor_withoutTick_usesTheBuildersDefault() {
+        assertEquals(0, run("doctor", "--read-idle", "5s"));
+        assertTrue(out().contains("read 5s, write off, all off, write stall off, tick 0.5s"), out());
+    }
+
+    @Test
+    void doctor_heartbeat_isALayerAndSetsTheDefaultTick() {
+        assertEquals(0, run("doctor", "--read-idle", "5m", "--heartbeat", "30s,2s,3"));
+        HostDoctor.Setup setup = new HostDoctor.Setup(IdleTimeouts.builder().readIdle(Duration.ofMinutes(5)).build(),
+                Duration.ofMillis(200), KernelOptions.NONE, Duration.ofSeconds(30), Duration.ofSeconds(2), 3);
+        assertEquals(HostDoctor.examine(setup, Map.of(), HOST::get).toString(), out());
+        IdleReaper same = IdleReaper.builder().readIdleTimeout(Duration.ofMinutes(5))
+                .heartbeat(Duration.ofSeconds(30), Duration.ofSeconds(2), 3, ch -> null).build();
+        assertEquals(Duration.ofMillis(200), same.tickResolution());
+        err.reset();
+        assertEquals(2, run("doctor", "--heartbeat", "10s,10s,3"));
+        assertTrue(err().startsWith("heartbeat timeout (PT10S) must be less than heartbeat interval (PT10S)\n"),
+                err());
+        err.reset();
+        assertEquals(2, run("doctor", "--heartbeat", "10s,1s,8"));
+        assertTrue(err().startsWith("heartbeat maxMissed must be between 1 and 7: 8\n"), err());
+    }
+
+    @Test
+    void doctor_badValue_failsWithTheBuildersMessage() {
+        assertEquals(2, run("doctor", "--keepalive", "0s,1s,2"));
+        assertTrue(err().startsWith("tcpKeepAlive idle must be between PT1S and PT9H6M7S: PT0S\nusage: "), err());
+        assertEquals("", out());
+    }
+
+    @Test
+    void doctor_badInput_saysWhatIsWrong() {
+        assertEquals(2, run("doctor", "--user-timeout", "0ms"));
+        assertTrue(err().startsWith("tcpUserTimeout must be positive: PT0S\n"), err());
+        err.reset();
+        assertEquals(2, run("doctor", "--keepalive", "60s,10s"));
+        assertTrue(err().startsWith("--keepalive needs idle,interval,count: 60s,10s\n"), err());
+        err.reset();
+        assertEquals(2, run("doctor", "--read-idle", "soon"));
+        assertTrue(err().startsWith("--read-idle must be a duration such as 30s, 500ms, 5m or PT30S: soon\n"),
+                err());
+        err.reset();
+        assertEquals(2, run("doctor", "--limit", "aws"));
+        assertTrue(err().startsWith("--limit must be aws-nlb, azure-lb, gcp or name=duration: aws\n"), err());
+        err.reset();
+        assertEquals(2, run("doctor", "--bogus", "1"));
+        assertTrue(err().startsWith("unknown option: --bogus\n"), err());
+        err.reset();
+        assertEquals(2, run("doctor", "--tick"));
+        assertTrue(err().startsWith("--tick needs a value\n"), err());
+        err.reset();
+        assertEquals(2, run("doctor", "--read-idle", "50ms", "--tick", "100ms"));
+        assertTrue(err().startsWith("readIdleTimeout (PT0.05S) must not be shorter than tickResolution (PT0.1S)\n"),
+                err());
+    }
+
+    @Test
+    void noCommand_printsUsage() {
+        assertEquals(2, run());
+        assertEquals(Main.USAGE, err());
+        err.reset();
+        assertEquals(0, run("doctor", "--help"));
+        assertEquals(Main.USAGE, out());
+    }
+
+    @Test
+    void duration_acceptsShortFormsAndIso() {
+        assertEquals(Duration.ofMillis(250), Main.duration("--x", "250ms"));
+        assertEquals(Duration.ofSeconds(30), Main.duration("--x", "30s"));
+        assertEquals(Duration.ofMinutes(4), Main.duration("--x", "4m"));
+        assertEquals(Duration.ofHours(2), Main.duration("--x", "2h"));
+        assertEquals(Duration.ofMillis(1500), Main.duration("--x", "PT1.5S"));
+    }
+
+    /**
+     * Runs the command line in a JVM whose class path is only the library's classes: no Netty, no SLF4J. This is
+     * what {@code java -jar idle-reaper.jar doctor} gets, since the jar's manifest has no Class-Path.
+     */
+    @Test
+    void commandLine_runsWithOnlyTheJdk() throws Exception {
+        Path classes = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        assertTrue(classes.endsWith("classes"), "expected target/classes, got " + classes);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp",
+                classes.toString(), "io.github.idlereaper.Main", "doctor", "--read-idle", "5m", "--all-idle", "10m",
+                "--write-stall", "30s", "--keepalive", "30s,5s,3", "--user-timeout", "20s", "--heartbeat",
+                "60s,5s,3", "--limit", "gcp", "--limit", "proxy=90s")
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        boolean done = p.waitFor(60, TimeUnit.SECONDS);
+        if (!done) {
+            p.destroyForcibly();
+        }
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(done, "doctor did not finish within 60s: " + output);
+        assertEquals(0, p.exitValue(), output);
+        assertTrue(output.startsWith("idle-reaper doctor\n"), output);
+        assertTrue(output.contains("30s idle, 5s interval, 3 probes"), output);
+        assertTrue(output.contains(String.format("  %-52s %s", "GCP", "600s")), output);
+    }
+}
