@@ -35,8 +35,8 @@ final class LoopWheel implements Runnable {
     private static final int BLOCK_SHIFT = 4;
     private static final int BLOCKS = 1024;
     private static final int BLOCK_MASK = BLOCKS - 1;
-    /** Entries processed between two clock reads while draining the backlog. */
-    private static final int SLICE_CHECK = 64;
+    /** Entries processed between two clock reads while draining the backlog (a reap costs some microseconds). */
+    private static final int SLICE_CHECK = 8;
 
     private final Ticker ticker;
     private final Scheduler scheduler;

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPipelineException;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.FileRegion;
 import io.netty.util.internal.SystemPropertyUtil;
@@ -105,6 +106,11 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        if (this.ctx != null) {
+            // Netty removes the handler from this second pipeline again, and tells that pipeline why.
+            throw new ChannelPipelineException("an IdleReaper handler belongs to one channel; it is already in "
+                    + this.ctx.channel() + ": use reaper.newHandler() for each channel");
+        }
         this.ctx = ctx;
         this.wheel = core().wheelFor(ctx.executor());
         // TCP keepalive and TCP_USER_TIMEOUT, once per channel and as soon as it is registered: a client gets them
@@ -117,7 +123,9 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
-        unregister();
+        if (ctx == this.ctx) { // not a second pipeline that refused this handler
+            unregister();
+        }
     }
 
     @Override
@@ -273,8 +281,9 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     long expire(LoopWheel w, long now) {
-        Channel ch = ctx.channel();
-        if ((state & REGISTERED) == 0 || !ch.isActive()) {
+        // No isActive() here: it chases the channel's socket on every visit, and REGISTERED already goes with
+        // channelInactive. A channel closed but not yet inactive is caught in reap() and ping().
+        if ((state & REGISTERED) == 0) {
             return LoopWheel.DETACH;
         }
         if ((state & REAPING) != 0) {
@@ -289,7 +298,11 @@ final class ReaperHandler extends WheelEntry {
         long writeUb = Long.MIN_VALUE;
         boolean waiting = false;
         if (s.watchesOutbound) {
-            sampleOutbound(w);
+            if (ledger != 0 || (state & OUT_EMPTY) == 0) {
+                // Otherwise nothing was written since the buffer was last seen empty: it still is, and the
+                // channel's buffer (three objects away) need not be touched.
+                sampleOutbound(w);
+            }
             long outUb = w.upperBound(outTick);
             if ((state & OUT_EMPTY) == 0) {
                 // Flushed bytes are waiting: the connection has something to say, so it is not write or all
@@ -509,8 +522,11 @@ final class ReaperHandler extends WheelEntry {
     // ---------------------------------------------------------------- reaping
 
     private long reap(ReapReason reason, long idleNanos, long limitNanos, long now, int count, int of) {
-        state |= REAPING;
         Channel ch = ctx.channel();
+        if (!ch.isActive()) {
+            return LoopWheel.DETACH; // already closing; channelInactive follows
+        }
+        state |= REAPING;
         ReapEvent event =
                 new ReapEvent(reason, Duration.ofNanos(idleNanos), Duration.ofNanos(limitNanos), count, of);
         ctx.fireUserEventTriggered(event);

@@ -10,7 +10,7 @@ interface Scheduler {
     /** Starts a periodic run of {@code task}; the returned handle stops it. */
     Runnable startPeriodic(Runnable task, long initialDelayNanos, long periodNanos);
 
-    /** Runs {@code task} soon, after pending I/O. */
+    /** Runs {@code task} soon, but only after the loop has handled the I/O that is ready. */
     void execute(Runnable task);
 
     /** Whether the caller runs on the scheduler's thread. */
@@ -28,7 +28,10 @@ interface Scheduler {
 
             @Override
             public void execute(Runnable task) {
-                executor.execute(task);
+                // Not executor.execute(): a task queued while the loop runs tasks is run in the same pass (Netty
+                // 4.2 gives a pass up to a second), so a burst would hold up I/O. A due scheduled task is taken
+                // only at the start of the next pass, after the loop has polled for I/O.
+                executor.schedule(task, 0, TimeUnit.NANOSECONDS);
             }
 
             @Override
