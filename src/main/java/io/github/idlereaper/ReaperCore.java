@@ -180,8 +180,16 @@ final class ReaperCore {
         if (now - due < 0 || !nextSummary.compareAndSet(due, now + SUMMARY_NANOS)) {
             return null;
         }
-        StringBuilder parts = new StringBuilder();
+        // Count first: a wheel run calls this every tick, and with nothing reaped it must not allocate.
         long total = 0;
+        for (ReapReason r : REASONS) {
+            total += reaped[r.ordinal()].sum() - summarized[r.ordinal()];
+        }
+        if (total == 0) {
+            return null;
+        }
+        StringBuilder parts = new StringBuilder();
+        total = 0; // again: reaps may have been counted since the first pass
         for (ReapReason r : REASONS) {
             long sum = reaped[r.ordinal()].sum();
             long delta = sum - summarized[r.ordinal()];
@@ -190,9 +198,6 @@ final class ReaperCore {
                 total += delta;
                 parts.append(parts.length() == 0 ? "" : ", ").append(r).append('=').append(delta);
             }
-        }
-        if (total == 0) {
-            return null;
         }
         return "reaped " + total + " connections in the last " + TimeUnit.NANOSECONDS.toSeconds(SUMMARY_NANOS)
                 + "s (" + parts + "); " + open.sum() + " open";

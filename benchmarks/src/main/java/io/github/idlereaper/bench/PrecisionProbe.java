@@ -1,0 +1,134 @@
+package io.github.idlereaper.bench;
+
+import io.github.idlereaper.IdleReaper;
+import io.github.idlereaper.ReapEvent;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.local.LocalAddress;
+import io.netty.channel.local.LocalChannel;
+import io.netty.channel.local.LocalIoHandler;
+import io.netty.channel.local.LocalServerChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A diagnostic for figure 4, not part of the suite: it splits each reap's lateness into the two parts the wheel
+ * adds, using the idle time the {@link ReapEvent} reports (the reaper's own upper bound on the idle time):
+ * <ul>
+ *   <li>bound slack: how much later than the real last activity the reaper dates it (its stamp's upper bound);
+ *   <li>visit delay: how long after the deadline so computed the wheel visited the connection.
+ * </ul>
+ * Settled scenario of figure 4: n LocalChannel pairs, all connected first, then one byte each at a random moment of
+ * the next second; read idle 4 s, tick resolution 100 ms.
+ *
+ * <p>Run: {@code java -cp target/test-classes:target/classes:$(cat target/bench/classpath.txt)
+ * io.github.idlereaper.bench.PrecisionProbe 20000}
+ */
+public final class PrecisionProbe {
+
+    private PrecisionProbe() {
+    }
+
+    /** Notes the last activity, the reap event (its time and reported idle time) and the close. */
+    static final class Recorder extends ChannelInboundHandlerAdapter {
+        volatile long last;
+        volatile long eventAt;
+        volatile long idleFor;
+        volatile long inactiveAt;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            last = System.nanoTime();
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            last = System.nanoTime();
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ReapEvent) {
+                eventAt = System.nanoTime();
+                idleFor = ((ReapEvent) evt).idleFor().toNanos();
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            inactiveAt = System.nanoTime();
+            ctx.fireChannelInactive();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
+        Duration timeout = Duration.ofSeconds(4);
+        IdleReaper reaper = IdleReaper.builder().readIdleTimeout(timeout).tickResolution(Duration.ofMillis(100))
+                .build();
+        EventLoopGroup serverGroup = new MultiThreadIoEventLoopGroup(2, LocalIoHandler.newFactory());
+        EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, LocalIoHandler.newFactory());
+        ConcurrentLinkedQueue<Recorder> recorders = new ConcurrentLinkedQueue<>();
+        try {
+            LocalAddress addr = new LocalAddress("precision-probe");
+            new ServerBootstrap().group(serverGroup).channel(LocalServerChannel.class)
+                    .childHandler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            Recorder r = new Recorder();
+                            recorders.add(r);
+                            ch.pipeline().addLast(r);
+                            ch.pipeline().addFirst(reaper.newHandler());
+                        }
+                    }).bind(addr).sync();
+            Bootstrap cb = new Bootstrap().group(clientGroup).channel(LocalChannel.class)
+                    .handler(Handlers.InSink.INSTANCE);
+            List<Channel> clients = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                clients.add(cb.connect(addr, Locals.next()).sync().channel());
+            }
+            Measure.await(n + " connections", 60_000, () -> recorders.size() == n);
+            System.gc();
+            for (Channel ch : clients) {
+                long delay = ThreadLocalRandom.current().nextLong(TimeUnit.SECONDS.toNanos(1));
+                ch.eventLoop().schedule(() -> {
+                    ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
+                }, delay, TimeUnit.NANOSECONDS);
+            }
+            Measure.await("every connection reaped", 60_000,
+                    () -> recorders.stream().allMatch(r -> r.inactiveAt != 0));
+            long t = timeout.toNanos();
+            print("lateness (close - activity - timeout)",
+                    recorders.stream().mapToLong(r -> r.inactiveAt - r.last - t).sorted().toArray());
+            print("bound slack, approx. (dating - activity)",
+                    recorders.stream().mapToLong(r -> r.eventAt - r.idleFor - r.last).sorted().toArray());
+            print("visit delay (visit - deadline)",
+                    recorders.stream().mapToLong(r -> r.idleFor - t).sorted().toArray());
+        } finally {
+            serverGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private static void print(String what, long[] sorted) {
+        System.out.printf("%-42s min %7.2f  p10 %7.2f  p50 %7.2f  p90 %7.2f  p99 %7.2f  max %7.2f ms%n", what,
+                sorted[0] / 1e6, Measure.quantile(sorted, 0.1) / 1e6, Measure.quantile(sorted, 0.5) / 1e6,
+                Measure.quantile(sorted, 0.9) / 1e6, Measure.quantile(sorted, 0.99) / 1e6,
+                sorted[sorted.length - 1] / 1e6);
+    }
+}

@@ -1,0 +1,63 @@
+package io.github.idlereaper.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs the whole benchmark suite at tiny sizes, so that it keeps compiling and running. It checks that every figure
+ * was computed and the properties that do not depend on timing (never early, everything reaped, the allocation
+ * counts the measurements rest on); it never checks a duration against a budget.
+ */
+class BenchSuiteSmokeTest {
+
+    @Test
+    void suite_tinySizes_computesEveryFigure() throws Exception {
+        Report report = BenchSuite.run(BenchSuite.Sizes.smoke(), Set.of(1, 2, 3, 4, 5, 6),
+                Path.of("target", "bench-smoke"));
+        Map<String, Double> m = report.metrics();
+
+        for (String key : List.of("1a.reaper", "1a.reaperNoHeartbeat", "1a.netty", "1a.nettyNoHeartbeat", "1a.pass",
+                "1a.readTimeout", "1b.reaper", "1b.netty", "2a.reaper", "2a.netty", "2b.reaper", "2b.netty",
+                "2c.reaperReadBytes", "2c.reaperWriteBytes", "2d.reaper", "2d.netty", "2e.reaper", "2e.netty",
+                "2f.reaperReadBytes", "2f.reaperWriteBytes", "3a.reaper", "3a.netty", "3a.nettyReader", "3b.reaper",
+                "3b.netty", "4.reaperMinMs", "4.reaperP99Ms", "4.reaperStormP99Ms", "4.nettyP99Ms", "5a.reaper",
+                "5a.netty", "5b.reaper", "5b.netty", "6.reaper", "6.netty", "6.reaperCpu", "6.predicted")) {
+            assertTrue(m.containsKey(key), "figure not computed: " + key);
+            assertTrue(Double.isFinite(m.get(key)), key + " is " + m.get(key));
+        }
+        assertEquals(16, report.rows().size(), report.table());
+
+        // Figure 1 measures something: three scheduled tasks and a handler retain more than one pass-through
+        // handler, and each configuration retains something.
+        assertTrue(m.get("1a.netty") > m.get("1a.pass"), report.table());
+        assertTrue(m.get("1b.netty") > m.get("1b.pass"), report.table());
+        assertTrue(m.get("1a.pass") > 0 && m.get("1a.reaper") > 0, report.table());
+
+        // Figure 2's allocation counter works (IdleStateHandler un-voids the promise of every write), and the
+        // reaper's hot paths allocate nothing.
+        assertTrue(m.get("2c.nettyWriteBytes") >= 24, report.table());
+        assertEquals(0.0, m.get("2c.reaperReadBytes"), BenchSuite.ZERO_BYTES, report.table());
+        assertEquals(0.0, m.get("2c.reaperWriteBytes"), BenchSuite.ZERO_BYTES, report.table());
+
+        // Figure 3 keeps every connection active: nothing may be closed.
+        assertEquals(0.0, m.get("3.closed"), report.details().toString());
+
+        // Figure 4: never early, and every idle connection reaped.
+        assertEquals(0.0, m.get("4.reaperEarly"), report.details().toString());
+        assertEquals(0.0, m.get("4.reaperNotReaped"), report.details().toString());
+        assertTrue(m.get("4.reaperMinMs") >= 0, report.details().toString());
+
+        // Figure 5, on both transports: the whole burst was reaped, and the echo connection was measured while it
+        // happened.
+        for (String k : List.of("5a", "5b")) {
+            assertEquals(BenchSuite.Sizes.smoke().burstConnections(), m.get(k + ".reaperReaped"), 0.0, k);
+            assertTrue(m.get(k + ".reaperPings") > 0, report.details().toString());
+        }
+    }
+}
