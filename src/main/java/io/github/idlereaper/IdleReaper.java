@@ -53,12 +53,9 @@ public final class IdleReaper {
     private final ReaperCore core;
     private final Duration tickResolution;
     private final Duration goodbyeTimeout;
-    private final Object updateLock = new Object();
-    private volatile IdleTimeouts timeouts;
     private final Heartbeat heartbeat;
 
     private IdleReaper(Builder b, IdleTimeouts timeouts, Duration tick) {
-        this.timeouts = timeouts;
         this.tickResolution = tick;
         this.goodbyeTimeout = b.goodbyeTimeout;
         Ticker ticker = b.ticker != null ? b.ticker : Ticker.systemTicker();
@@ -128,7 +125,7 @@ public final class IdleReaper {
 
     /** The current idle timeouts. */
     public IdleTimeouts timeouts() {
-        return timeouts;
+        return core.settings().timeouts;
     }
 
     /**
@@ -143,10 +140,7 @@ public final class IdleReaper {
         Objects.requireNonNull(timeouts, "timeouts");
         timeouts.checkAgainstTick(tickResolution);
         heartbeat.checkFitsInside(timeouts);
-        synchronized (updateLock) {
-            this.timeouts = timeouts;
-            core.update(timeouts);
-        }
+        core.update(timeouts);
         log.info("idle timeouts updated: {}", timeouts);
     }
 
@@ -183,7 +177,7 @@ public final class IdleReaper {
         for (IdleLimit l : limits) {
             byLabel.put(l.label(), l.timeout());
         }
-        HostDoctor.Setup setup = new HostDoctor.Setup(timeouts, tickResolution, core.kernel().options(),
+        HostDoctor.Setup setup = new HostDoctor.Setup(timeouts(), tickResolution, core.kernel().options(),
                 heartbeat.interval(), heartbeat.timeout(), heartbeat.maxMissed());
         return HostDoctor.examine(setup, byLabel, HostDoctor::readFile);
     }
@@ -372,7 +366,7 @@ public final class IdleReaper {
 
     @Override
     public String toString() {
-        return "IdleReaper(" + timeouts + ", tickResolution=" + tickResolution + ")";
+        return "IdleReaper(" + timeouts() + ", tickResolution=" + tickResolution + ")";
     }
 
     /** Puts the reaper's handler first in each new channel's pipeline, after running the host's own handler. */

@@ -282,7 +282,8 @@ final class ReaperHandler extends WheelEntry {
     @Override
     long expire(LoopWheel w, long now) {
         // No isActive() here: it chases the channel's socket on every visit, and REGISTERED already goes with
-        // channelInactive. A channel closed but not yet inactive is caught in reap() and ping().
+        // channelInactive. reap() checks a channel closed but not yet inactive; a ping to one fails, and Netty
+        // releases it.
         if ((state & REGISTERED) == 0) {
             return LoopWheel.DETACH;
         }

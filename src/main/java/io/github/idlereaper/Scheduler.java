@@ -13,8 +13,6 @@ interface Scheduler {
     /** Runs {@code task} soon, but only after the loop has handled the I/O that is ready. */
     void execute(Runnable task);
 
-    /** Whether the caller runs on the scheduler's thread. */
-    boolean inLoop();
 
     /** Runs a wheel on a Netty event loop. One periodic task object is reused for the wheel's whole run. */
     static Scheduler of(EventExecutor executor) {
@@ -34,10 +32,6 @@ interface Scheduler {
                 executor.schedule(task, 0, TimeUnit.NANOSECONDS);
             }
 
-            @Override
-            public boolean inLoop() {
-                return executor.inEventLoop();
-            }
         };
     }
 }

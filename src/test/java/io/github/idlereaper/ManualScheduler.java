@@ -24,11 +24,6 @@ final class ManualScheduler implements Scheduler {
         executed.add(task);
     }
 
-    @Override
-    public boolean inLoop() {
-        return true;
-    }
-
     boolean ticking() {
         return periodicStarts > periodicStops;
     }
