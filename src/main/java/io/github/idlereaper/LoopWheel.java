@@ -151,13 +151,32 @@ final class LoopWheel implements Runnable {
      * happened no later than the returned time.
      */
     long upperBound(int stamp) {
-        long s = done - ((((int) done & STAMP_MASK) - stamp) & STAMP_MASK);
+        long s = tickOf(stamp);
         if (s >= done) {
             // Stamped after the last tick was processed: all we know is that it has happened by now.
             return ticker.read();
         }
         long t = s + 1;
         return tickStart(t) + delayOf(t);
+    }
+
+    /**
+     * How many ticks {@code time} lies after the start of the (recent) tick stamped {@code stamp}, rounded up: 0
+     * at that start exactly, 1 within the tick. Never negative.
+     */
+    long ticksIntoTick(int stamp, long time) {
+        long d = time - tickStart(tickOf(stamp));
+        return d <= 0 ? 0 : (d + tickNanos - 1) / tickNanos;
+    }
+
+    /** The start of the tick {@code ticks} after the (recent) tick stamped {@code stamp}. */
+    long tickStartAfter(int stamp, long ticks) {
+        return tickStart(tickOf(stamp) + ticks);
+    }
+
+    /** The absolute number of the recent tick stamped {@code stamp}: at most {@link #done}. */
+    private long tickOf(int stamp) {
+        return done - ((((int) done & STAMP_MASK) - stamp) & STAMP_MASK);
     }
 
     /** The time the next tick starts: the earliest time a newly placed entry can be visited. */

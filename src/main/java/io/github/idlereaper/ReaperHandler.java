@@ -55,7 +55,16 @@ final class ReaperHandler extends WheelEntry {
     private static final int PINGS_SHIFT = 5;
     private static final int PINGS_MASK = 7 << PINGS_SHIFT;
     private static final int PING_ONE = 1 << PINGS_SHIFT;
-    private static final int BUSY_SHIFT = 8;
+    /**
+     * While PROBING, bits 8..9: the last ping left within this many ticks of the start of its tick {@code
+     * pingTick} (0 when exactly at it), so a miss is declared at that tick start plus the timeout, not one tick
+     * later. {@link #PING_LAG_UNKNOWN} when it left later than that (a stalled loop), and the stamp's upper bound
+     * applies.
+     */
+    private static final int PING_LAG_SHIFT = 8;
+    private static final int PING_LAG_UNKNOWN = 3;
+    private static final int PING_LAG_MASK = PING_LAG_UNKNOWN << PING_LAG_SHIFT;
+    private static final int BUSY_SHIFT = 10;
     private static final int BUSY_ONE = 1 << BUSY_SHIFT;
     private static final int BUSY_MAX = Integer.MAX_VALUE >>> BUSY_SHIFT;
 
@@ -78,7 +87,7 @@ final class ReaperHandler extends WheelEntry {
     private int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     private int outTick;
-    /** Flag bits, the heartbeat phase (bits 5..7) and, from bit 8, the busy count. */
+    /** Flag bits, the heartbeat phase (bits 5..7), the ping's lag (8..9) and, from bit 10, the busy count. */
     private int state;
     /**
      * While PROBING, the stamp of the last ping. While ACTIVE, the stamp of a virtual earlier ping that brings the
@@ -363,7 +372,7 @@ final class ReaperHandler extends WheelEntry {
         if (s.pingInterval > 0) {
             long hbAt = heartbeat(w, s, now);
             if (hbAt == HEARTBEAT_REAPED) {
-                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - w.upperBound(pingTick), s.pingTimeout, now,
+                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - pingSentBy(w), s.pingTimeout, now,
                         s.maxMissed, s.maxMissed);
             }
             next = Math.min(next, hbAt);
@@ -409,7 +418,7 @@ final class ReaperHandler extends WheelEntry {
                 state &= ~PINGS_MASK;
                 pingTick = -1;
             } else {
-                long missAt = w.upperBound(pingTick) + s.pingTimeout;
+                long missAt = pingSentBy(w) + s.pingTimeout;
                 if (missAt - now > 0) {
                     return missAt;
                 }
@@ -445,10 +454,22 @@ final class ReaperHandler extends WheelEntry {
             pingTick = -1;
             return now + s.pingInterval;
         }
-        state = (state & ~PINGS_MASK) | (n << PINGS_SHIFT);
-        pingTick = w.stamp;
+        int stamp = w.stamp;
         ctx.channel().writeAndFlush(msg);
+        // One clock read per ping, after the write: the ping had left by then. Each miss is then timed from
+        // within a tick of the real send rather than from the stamp's bound, so that misses do not add a tick
+        // each to the heartbeat's bound.
+        long lag = w.ticksIntoTick(stamp, w.ticker().read());
+        state = (state & ~(PINGS_MASK | PING_LAG_MASK)) | (n << PINGS_SHIFT)
+                | ((int) Math.min(lag, PING_LAG_UNKNOWN) << PING_LAG_SHIFT);
+        pingTick = stamp;
         return now + s.pingTimeout;
+    }
+
+    /** While PROBING, a time by which the last ping had been sent: never before the real send. */
+    private long pingSentBy(LoopWheel w) {
+        int lag = (state & PING_LAG_MASK) >>> PING_LAG_SHIFT;
+        return lag == PING_LAG_UNKNOWN ? w.upperBound(pingTick) : w.tickStartAfter(pingTick, lag);
     }
 
     /** Pings sent since the last inbound byte: 0 while ACTIVE. For tests. */

@@ -190,6 +190,51 @@ class HeartbeatHandlerTest {
     }
 
     @Test
+    void silentPeers_overTheWholeJitterRange_areAllReapedWithinTheBound_neverEarly() {
+        // 40 possible first-ping ticks; 400 channels leave each one unused with odds of about 4 in 100,000, so the
+        // latest first ping (the case that breaks a bound with a tick lost per miss) is exercised on every run.
+        open();
+        for (int i = 1; i < 400; i++) {
+            open(null);
+        }
+        java.util.Map<EmbeddedChannel, Long> closedAt = new java.util.HashMap<>();
+        for (EmbeddedChannel ch : channels) {
+            ch.closeFuture().addListener(f -> closedAt.put(ch, elapsedMillis()));
+        }
+        long bound = INTERVAL.toMillis() + 3 * TIMEOUT.toMillis() + RES.toMillis();
+        advance(Duration.ofMillis(bound + RES.toMillis()));
+        assertEquals(channels.size(), closedAt.size(), "every silent peer reaped within " + bound + "ms");
+        long latestFirst = 0;
+        for (EmbeddedChannel ch : channels) {
+            long first = firstPings.get(ch);
+            latestFirst = Math.max(latestFirst, first);
+            long closed = closedAt.get(ch);
+            assertTrue(closed <= bound, "reaped at " + closed + "ms (first ping " + first + "ms), bound " + bound);
+            assertTrue(closed - first >= 3 * TIMEOUT.toMillis(), "three full timeouts after the first ping: "
+                    + first + " to " + closed);
+        }
+        assertTrue(latestFirst >= INTERVAL.toMillis() - STEP.toMillis(), "the latest first ping was drawn: "
+                + latestFirst);
+        assertEquals(channels.size(), reaper.stats().reaped(ReapReason.HEARTBEAT_TIMEOUT));
+    }
+
+    @Test
+    void missesAreTimedFromTheRealSend_evenWhenTheLoopRunsLate() {
+        // Every tick is processed 7 ms late, so each ping leaves 7 ms into its tick: a miss may not come before a
+        // full timeout after it, and comes at most one tick later.
+        EmbeddedChannel ch = open();
+        ticker.advance(Duration.ofMillis(7));
+        long closed = closesWithin(ch, Duration.ofSeconds(10));
+        assertEquals(3, pingTimes.size(), "out: " + out);
+        pingTimes.add(closed);
+        for (int i = 1; i < pingTimes.size(); i++) {
+            long gap = pingTimes.get(i) - pingTimes.get(i - 1);
+            assertTrue(gap >= TIMEOUT.toMillis() && gap <= TIMEOUT.toMillis() + STEP.toMillis(), "gap " + gap);
+        }
+        assertTrue(listened.get(0).idleFor().compareTo(TIMEOUT) >= 0, "idle for " + listened.get(0).idleFor());
+    }
+
+    @Test
     void answeringPeer_isNeverReaped_andAnyInboundByteProvesLife() {
         EmbeddedChannel ch = open();
         int answered = 0;
