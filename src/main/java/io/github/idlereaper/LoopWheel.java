@@ -13,14 +13,18 @@ package io.github.idlereaper;
  * in an int field: one load, one store, no clock read. A stamp {@code s} says "the activity happened after tick
  * {@code s} was processed and before tick {@code s + 1} was", so the wheel turns it into a strict upper bound on
  * the activity's real time with {@link #upperBound(int)}: the start of tick {@code s + 1} plus how late that tick
- * was processed. How late each tick ran is kept per block of 16 ticks for the last 16384 ticks, and as one
- * maximum beyond that, so a stall of the loop (a GC pause, a blocked handler) can make a reap late but never early.
+ * was processed. How late each tick ran is kept tick by tick for the last {@code BUCKETS} ticks, per block of 16
+ * ticks for the last 16384 ticks, and as one maximum beyond that, so a stall of the loop (a GC pause, a blocked
+ * handler) can make a reap late but never early.
  *
  * <h2>Buckets</h2>
- * An entry is placed in the bucket of the first tick that starts at or after its deadline, at most
- * {@code BUCKETS - 1} ticks ahead; an entry whose deadline is further away is visited at that horizon and placed
- * again. So every entry in a due bucket is due, and no entry carries a deadline field. Due entries go to a backlog
- * that is drained in slices of about a millisecond, so that a burst of expiries never holds up the loop's I/O.
+ * An entry is placed in the bucket of the tick in which its deadline falls, at most {@code BUCKETS - 1} ticks
+ * ahead; an entry whose deadline is further away is visited at that horizon and placed again. A visit that comes
+ * before the deadline (the tick ran earlier than it) finds nothing due, since every entry checks its own
+ * deadlines, and parks the entry in one of {@link #SLOTS} parts of the current tick, which a one-off task visits
+ * at that part's end. No entry carries a deadline field. Due entries go to a backlog that is drained in slices
+ * of about a millisecond or {@link #SLICE_CLOSES} closes, so that a burst of expiries never holds up the loop's
+ * I/O.
  *
  * <p>Not thread-safe: confined to its event loop.
  */
@@ -37,17 +41,42 @@ final class LoopWheel implements Runnable {
     private static final int BLOCK_MASK = BLOCKS - 1;
     /** Entries processed between two clock reads while draining the backlog (a reap costs some microseconds). */
     private static final int SLICE_CHECK = 8;
+    /**
+     * Closes one slice may make before it yields. Each close leaves Netty work behind (firing channelInactive,
+     * deregistering, closing a LocalChannel's peer) that runs after the slice and before the loop's next I/O, and
+     * costs more than the close itself, so a slice bounded by its own time alone kept a burst's I/O waiting for
+     * several times that long.
+     */
+    static final int SLICE_CLOSES = 32;
+    /** How many parts a tick is cut into for entries visited before a deadline within it. */
+    static final int SLOTS = 16;
 
     private final Ticker ticker;
     private final Scheduler scheduler;
     private final long tickNanos;
     private final long sliceNanos;
+    /** The length of one of the {@link #SLOTS} parts of a tick that an early visit is retried at. */
+    private final long slotNanos;
     private final long origin;
     private final Runnable afterRun;
     private final Runnable drainTask = this::drainNow;
 
     private final WheelEntry[] buckets = new WheelEntry[BUCKETS];
     private final WheelEntry backlog = new Sentinel();
+    /**
+     * Entries visited before their deadline, which falls within the current tick: slot {@code i} holds those due
+     * by {@code tickStart(done) + i * slotNanos}, and a one-off task visits it then, rather than the next tick
+     * visiting them a whole tick later. The next tick takes them all too, should it come first, so the slots are
+     * only a shortcut. Slot 0 is unused.
+     */
+    private final WheelEntry[] slots = new WheelEntry[SLOTS];
+    private final Runnable[] slotTasks = new Runnable[SLOTS];
+    /** Bit {@code i}: slot {@code i}'s task is scheduled and has not run yet. */
+    private int slotsPending;
+    /** The drain's continuation is scheduled and has not run yet. */
+    private boolean continuing;
+    /** How late each of the last {@code BUCKETS} ticks ran, by tick; older ticks fall back to their block. */
+    private final long[] tickDelay = new long[BUCKETS];
     private final long[] blockDelay = new long[BLOCKS];
     private long lastBlock = -1;
     private long evictedDelay;
@@ -58,6 +87,8 @@ final class LoopWheel implements Runnable {
     int stamp;
 
     private int size;
+    /** Closes counted by entries in the current slice ({@link #countClose()}). */
+    private int closes;
     private Runnable stopTicking;
     private Runnable onEmpty;
 
@@ -76,6 +107,7 @@ final class LoopWheel implements Runnable {
         this.scheduler = scheduler;
         this.tickNanos = tickNanos;
         this.sliceNanos = sliceNanos;
+        this.slotNanos = Math.max(1, tickNanos / SLOTS);
         this.afterRun = afterRun;
         this.origin = ticker.read();
         for (int i = 0; i < BUCKETS; i++) {
@@ -86,6 +118,14 @@ final class LoopWheel implements Runnable {
         }
         backlog.prev = backlog;
         backlog.next = backlog;
+        for (int i = 1; i < SLOTS; i++) {
+            WheelEntry slot = new Sentinel();
+            slot.prev = slot;
+            slot.next = slot;
+            slots[i] = slot;
+            int bit = 1 << i;
+            slotTasks[i] = () -> runSlot(slot, bit);
+        }
     }
 
     long tickNanos() {
@@ -138,12 +178,11 @@ final class LoopWheel implements Runnable {
 
     /** Moves every registered entry to the backlog, so each is visited (in slices) as soon as possible. */
     void revisitAll() {
+        spliceSlotsToBacklog();
         for (WheelEntry head : buckets) {
             spliceToBacklog(head);
         }
-        if (backlog.next != backlog) {
-            scheduler.execute(drainTask);
-        }
+        continueLater();
     }
 
     /**
@@ -195,6 +234,8 @@ final class LoopWheel implements Runnable {
         if (cur > done) {
             long prev = done;
             recordDelays(prev + 1, cur, now);
+            // Entries waiting in a slot of the last tick are due by now.
+            spliceSlotsToBacklog();
             if (cur - prev >= BUCKETS) {
                 for (WheelEntry head : buckets) {
                     spliceToBacklog(head);
@@ -207,37 +248,98 @@ final class LoopWheel implements Runnable {
             done = cur;
             stamp = (int) cur & STAMP_MASK;
         }
-        drain(now);
+        if (!continuing) {
+            drain(now);
+        }
         if (afterRun != null) {
             afterRun.run();
         }
     }
 
     private void drainNow() {
+        continuing = false;
         drain(ticker.read());
+    }
+
+    /**
+     * Schedules the drain's continuation if the backlog is not empty and none is scheduled. While one is, every
+     * other way into the drain (the tick, a slot's task) only adds to the backlog: each of them would otherwise
+     * drain a slice of its own, and when several come due together the loop runs them all in one task pass, several
+     * slices back to back before its next I/O.
+     */
+    private void continueLater() {
+        if (backlog.next != backlog && !continuing) {
+            continuing = true;
+            scheduler.execute(drainTask);
+        }
+    }
+
+    /** Called by an entry that closes its channel from {@link WheelEntry#expire}: part of the slice's budget. */
+    void countClose() {
+        closes++;
     }
 
     private void drain(long now) {
         long sliceEnd = now + sliceNanos;
         int n = 0;
+        closes = 0;
         WheelEntry e;
+        int toSchedule = 0;
         while ((e = backlog.next) != backlog) {
             unlink(e);
             long next = e.expire(this, now);
             if (next != DETACH && !e.linked()) {
-                place(e, next);
+                // Visited before a deadline that comes before the next tick's start (entries are placed at the
+                // tick in which their deadline falls): wait in a slot of this tick, not for the next tick.
+                long into = next - tickStart(done);
+                long slot = into > 0 ? (into + slotNanos - 1) / slotNanos : SLOTS;
+                if (slot < SLOTS) {
+                    linkBefore(slots[(int) slot], e);
+                    toSchedule |= 1 << slot;
+                } else {
+                    place(e, next);
+                }
             }
-            if (++n % SLICE_CHECK == 0 && ticker.read() - sliceEnd >= 0) {
+            if (closes >= SLICE_CLOSES || (++n % SLICE_CHECK == 0 && ticker.read() - sliceEnd >= 0)) {
                 break;
             }
         }
-        if (backlog.next != backlog) {
-            scheduler.execute(drainTask);
+        continueLater();
+        toSchedule &= ~slotsPending;
+        if (toSchedule != 0) {
+            long start = tickStart(done);
+            long read = ticker.read();
+            for (int i = 1; i < SLOTS; i++) {
+                if ((toSchedule & (1 << i)) != 0) {
+                    slotsPending |= 1 << i;
+                    scheduler.schedule(slotTasks[i], Math.max(0, start + i * slotNanos - read));
+                }
+            }
+        }
+    }
+
+    private void runSlot(WheelEntry slot, int bit) {
+        slotsPending &= ~bit;
+        if (slot.next != slot) {
+            spliceToBacklog(slot);
+            if (!continuing) {
+                drain(ticker.read());
+            }
+        }
+    }
+
+    private void spliceSlotsToBacklog() {
+        for (int i = 1; i < SLOTS; i++) {
+            spliceToBacklog(slots[i]);
         }
     }
 
     private void place(WheelEntry e, long deadline) {
-        long t = ceilTick(deadline);
+        // The tick in which the deadline falls, not the first one after it: a deadline taken from an upper bound
+        // lies just after a tick's start (the bound includes how late a tick ran), and the ceiling put every such
+        // entry a whole tick late. If the tick runs before the deadline, the visit finds nothing due (every visit
+        // checks its own deadlines) and the entry waits in a slot of that tick (see drain).
+        long t = Math.floorDiv(deadline - origin, tickNanos);
         if (t <= done) {
             t = done + 1;
         } else if (t > done + BUCKETS - 1) {
@@ -246,20 +348,14 @@ final class LoopWheel implements Runnable {
         linkBefore(buckets[(int) t & BUCKET_MASK], e);
     }
 
-    /** The first tick that starts at or after {@code time}. */
-    private long ceilTick(long time) {
-        long d = time - origin;
-        if (d <= 0) {
-            return 0;
-        }
-        return (d + tickNanos - 1) / tickNanos;
-    }
-
     private long tickStart(long t) {
         return origin + t * tickNanos;
     }
 
     private long delayOf(long t) {
+        if (done - t < BUCKETS) {
+            return tickDelay[(int) t & BUCKET_MASK];
+        }
         long block = t >> BLOCK_SHIFT;
         if ((done >> BLOCK_SHIFT) - block < BLOCKS) {
             return blockDelay[(int) block & BLOCK_MASK];
@@ -269,6 +365,9 @@ final class LoopWheel implements Runnable {
 
     /** Records how late ticks {@code from..to} ran; within a block the first of them ran the latest. */
     private void recordDelays(long from, long to, long now) {
+        for (long t = Math.max(from, to - BUCKETS + 1); t <= to; t++) {
+            tickDelay[(int) t & BUCKET_MASK] = now - tickStart(t);
+        }
         long oldest = ((to >> BLOCK_SHIFT) - BLOCKS + 1) << BLOCK_SHIFT;
         if (from < oldest) {
             evictedDelay = Math.max(evictedDelay, now - tickStart(from));
@@ -292,7 +391,8 @@ final class LoopWheel implements Runnable {
         long now = ticker.read();
         long cur = Math.floorDiv(now - origin, tickNanos);
         if (cur > done) {
-            // No entry holds a stamp from the idle gap, so its ticks need no delay record.
+            // No entry holds a stamp from the idle gap, so its ticks need no delay record; forget the last era's.
+            java.util.Arrays.fill(tickDelay, 0);
             done = cur;
             stamp = (int) cur & STAMP_MASK;
             lastBlock = -1;

@@ -13,20 +13,22 @@ import java.util.Objects;
 public final class ReapEvent {
 
     private final ReapReason reason;
-    private final Duration idleFor;
-    private final Duration limit;
+    // Nanoseconds, not Durations: a burst of 100,000 reaps should not make 200,000 more objects; the Durations are
+    // built when asked for.
+    private final long idleNanos;
+    private final long limitNanos;
 
     private final int count;
     private final int of;
 
-    ReapEvent(ReapReason reason, Duration idleFor, Duration limit) {
-        this(reason, idleFor, limit, 0, 0);
+    ReapEvent(ReapReason reason, long idleNanos, long limitNanos) {
+        this(reason, idleNanos, limitNanos, 0, 0);
     }
 
-    ReapEvent(ReapReason reason, Duration idleFor, Duration limit, int count, int of) {
+    ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of) {
         this.reason = Objects.requireNonNull(reason, "reason");
-        this.idleFor = Objects.requireNonNull(idleFor, "idleFor");
-        this.limit = Objects.requireNonNull(limit, "limit");
+        this.idleNanos = idleNanos;
+        this.limitNanos = limitNanos;
         this.count = count;
         this.of = of;
     }
@@ -59,12 +61,12 @@ public final class ReapEvent {
      * the time since the last inbound byte and the limit is the kernel's bound (see there).
      */
     public Duration idleFor() {
-        return idleFor;
+        return Duration.ofNanos(idleNanos);
     }
 
     /** The configured limit that was reached, for example the read idle timeout. */
     public Duration limit() {
-        return limit;
+        return Duration.ofNanos(limitNanos);
     }
 
     /**
@@ -73,14 +75,19 @@ public final class ReapEvent {
      */
     public String message() {
         if (reason == ReapReason.HEARTBEAT_TIMEOUT) {
-            return "no inbound data within " + limit.toMillis() + "ms after ping (" + count + " of " + of
+            return "no inbound data within " + millis(limitNanos) + "ms after ping (" + count + " of " + of
                     + " missed)";
         }
         if (reason == ReapReason.PING_ABUSE) {
-            return "peer pinged again after " + idleFor.toMillis() + "ms, below the permitted " + limit.toMillis()
+            return "peer pinged again after " + millis(idleNanos) + "ms, below the permitted " + millis(limitNanos)
                     + "ms (" + count + " strikes, " + of + " allowed)";
         }
-        return reason.label() + " for " + idleFor.toMillis() + "ms (limit " + limit.toMillis() + "ms)";
+        return reason.label() + " for " + millis(idleNanos) + "ms (limit " + millis(limitNanos) + "ms)";
+    }
+
+    /** Whole milliseconds, rounded down, as {@link Duration#toMillis()} gives them. */
+    private static long millis(long nanos) {
+        return Math.floorDiv(nanos, 1_000_000L);
     }
 
     @Override

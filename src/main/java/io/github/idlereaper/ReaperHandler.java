@@ -56,14 +56,14 @@ final class ReaperHandler extends WheelEntry {
     private static final int PINGS_MASK = 7 << PINGS_SHIFT;
     private static final int PING_ONE = 1 << PINGS_SHIFT;
     /**
-     * While PROBING, bits 8..9: the last ping left within this many ticks of the start of its tick {@code
-     * pingTick} (0 when exactly at it), so a miss is declared at that tick start plus the timeout, not one tick
-     * later. {@link #PING_LAG_UNKNOWN} when it left later than that (a stalled loop), and the stamp's upper bound
-     * applies.
+     * Bits 8..9, with {@code pingTick}: when the last ping left (while PROBING) or when the reap began (while
+     * REAPING), as that many ticks into the tick {@code pingTick} (0 when exactly at its start), so a miss or the
+     * goodbye's forced close comes at that tick start plus its timeout, not one tick later. {@link #MARK_LAG_LATE}
+     * when the moment was later than that (a stalled loop), and the stamp's upper bound applies.
      */
-    private static final int PING_LAG_SHIFT = 8;
-    private static final int PING_LAG_UNKNOWN = 3;
-    private static final int PING_LAG_MASK = PING_LAG_UNKNOWN << PING_LAG_SHIFT;
+    private static final int MARK_LAG_SHIFT = 8;
+    private static final int MARK_LAG_LATE = 3;
+    private static final int MARK_LAG_MASK = MARK_LAG_LATE << MARK_LAG_SHIFT;
     private static final int BUSY_SHIFT = 10;
     private static final int BUSY_ONE = 1 << BUSY_SHIFT;
     private static final int BUSY_MAX = Integer.MAX_VALUE >>> BUSY_SHIFT;
@@ -87,12 +87,13 @@ final class ReaperHandler extends WheelEntry {
     private int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     private int outTick;
-    /** Flag bits, the heartbeat phase (bits 5..7), the ping's lag (8..9) and, from bit 10, the busy count. */
+    /** Flag bits, the heartbeat phase (bits 5..7), the marked moment's lag (8..9), from bit 10 the busy count. */
     private int state;
     /**
      * While PROBING, the stamp of the last ping. While ACTIVE, the stamp of a virtual earlier ping that brings the
      * connection's first ping forward by a random part of the interval (so that connections opened together do
-     * not ping together, netty#973), or -1 once that is spent. Stamps are never negative.
+     * not ping together, netty#973), or -1 once that is spent. While REAPING, the stamp of the reap, from which
+     * the goodbye's timeout runs. Stamps are never negative.
      */
     private int pingTick = -1;
 
@@ -160,8 +161,7 @@ final class ReaperHandler extends WheelEntry {
         if (dead) {
             state |= DEAD_PEER;
             long quiet = Math.max(0, core().ticker().read() - wheel.upperBound(readStamp));
-            ReapEvent event = new ReapEvent(ReapReason.DEAD_PEER, Duration.ofNanos(quiet),
-                    core().kernel().deadPeerLimit());
+            ReapEvent event = new ReapEvent(ReapReason.DEAD_PEER, quiet, core().kernel().deadPeerLimit().toNanos());
             ctx.fireUserEventTriggered(event);
             core().reaped(ctx.channel(), event);
         }
@@ -297,8 +297,15 @@ final class ReaperHandler extends WheelEntry {
             return LoopWheel.DETACH;
         }
         if ((state & REAPING) != 0) {
+            // A visit is not proof that the goodbye's time is up (the wheel may visit a little early, and an
+            // override asks for a visit at the next tick): check it.
+            long closeAt = markedBy(w) + core().goodbyeNanos();
+            if (closeAt - now > 0) {
+                return closeAt;
+            }
             // The goodbye did not flush within its bound. Close from here, first in the pipeline, so that no
             // handler above (an HTTP/2 graceful shutdown, a TLS close_notify) can defer it again.
+            w.countClose();
             ctx.close();
             return LoopWheel.DETACH;
         }
@@ -372,7 +379,7 @@ final class ReaperHandler extends WheelEntry {
         if (s.pingInterval > 0) {
             long hbAt = heartbeat(w, s, now);
             if (hbAt == HEARTBEAT_REAPED) {
-                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - pingSentBy(w), s.pingTimeout, now,
+                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - markedBy(w), s.pingTimeout, now,
                         s.maxMissed, s.maxMissed);
             }
             next = Math.min(next, hbAt);
@@ -418,7 +425,7 @@ final class ReaperHandler extends WheelEntry {
                 state &= ~PINGS_MASK;
                 pingTick = -1;
             } else {
-                long missAt = pingSentBy(w) + s.pingTimeout;
+                long missAt = markedBy(w) + s.pingTimeout;
                 if (missAt - now > 0) {
                     return missAt;
                 }
@@ -454,22 +461,30 @@ final class ReaperHandler extends WheelEntry {
             pingTick = -1;
             return now + s.pingInterval;
         }
-        int stamp = w.stamp;
         ctx.channel().writeAndFlush(msg);
-        // One clock read per ping, after the write: the ping had left by then. Each miss is then timed from
-        // within a tick of the real send rather than from the stamp's bound, so that misses do not add a tick
-        // each to the heartbeat's bound.
-        long lag = w.ticksIntoTick(stamp, w.ticker().read());
-        state = (state & ~(PINGS_MASK | PING_LAG_MASK)) | (n << PINGS_SHIFT)
-                | ((int) Math.min(lag, PING_LAG_UNKNOWN) << PING_LAG_SHIFT);
-        pingTick = stamp;
+        // Each miss is timed from within a tick of the real send (marked after the write: the ping had left by
+        // then), not from the stamp's bound, so that misses do not add a tick each to the heartbeat's bound.
+        state = (state & ~PINGS_MASK) | (n << PINGS_SHIFT);
+        mark(w);
         return now + s.pingTimeout;
     }
 
-    /** While PROBING, a time by which the last ping had been sent: never before the real send. */
-    private long pingSentBy(LoopWheel w) {
-        int lag = (state & PING_LAG_MASK) >>> PING_LAG_SHIFT;
-        return lag == PING_LAG_UNKNOWN ? w.upperBound(pingTick) : w.tickStartAfter(pingTick, lag);
+    /**
+     * Marks this moment in {@code pingTick} and the lag bits: the wheel's stamp and, with one clock read, how many
+     * ticks into that stamp's tick it is. For the rare events (a ping, a reap) whose timeout must run from their
+     * real time.
+     */
+    private void mark(LoopWheel w) {
+        int stamp = w.stamp;
+        long lag = w.ticksIntoTick(stamp, w.ticker().read());
+        state = (state & ~MARK_LAG_MASK) | ((int) Math.min(lag, MARK_LAG_LATE) << MARK_LAG_SHIFT);
+        pingTick = stamp;
+    }
+
+    /** A time by which the {@link #mark marked} moment had come: never before it, within a tick of it. */
+    private long markedBy(LoopWheel w) {
+        int lag = (state & MARK_LAG_MASK) >>> MARK_LAG_SHIFT;
+        return lag == MARK_LAG_LATE ? w.upperBound(pingTick) : w.tickStartAfter(pingTick, lag);
     }
 
     /** Pings sent since the last inbound byte: 0 while ACTIVE. For tests. */
@@ -494,7 +509,7 @@ final class ReaperHandler extends WheelEntry {
         Settings next = c.settingsFor(timeouts != null ? timeouts : cur.timeouts,
                 heartbeat != null ? heartbeat : cur.heartbeat);
         core = new ChannelOverride(c, next);
-        if (heartbeat != null) {
+        if (heartbeat != null && (state & REAPING) == 0) {
             state &= ~PINGS_MASK;
             pingTick = -1;
         }
@@ -549,8 +564,11 @@ final class ReaperHandler extends WheelEntry {
             return LoopWheel.DETACH; // already closing; channelInactive follows
         }
         state |= REAPING;
+        wheel.countClose();
+        // The goodbye's timeout runs from here; the heartbeat is over, so its mark is free.
+        mark(wheel);
         ReapEvent event =
-                new ReapEvent(reason, Duration.ofNanos(idleNanos), Duration.ofNanos(limitNanos), count, of);
+                new ReapEvent(reason, idleNanos, limitNanos, count, of);
         ctx.fireUserEventTriggered(event);
         core().reaped(ch, event);
         if (!ch.isActive()) {
@@ -570,7 +588,8 @@ final class ReaperHandler extends WheelEntry {
         }
         if (reason == ReapReason.WRITE_STALL || goodbye == 0 || buf == null
                 || buf.totalPendingWriteBytes() == 0) {
-            // A stalled peer will not read a goodbye; with nothing pending there is nothing to flush.
+            // A stalled peer will not read a goodbye; with nothing pending there is nothing to flush. (Netty
+            // refuses a void promise for close(), so each close makes one promise.)
             ch.close();
             return LoopWheel.DETACH;
         }

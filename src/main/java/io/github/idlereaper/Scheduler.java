@@ -13,6 +13,9 @@ interface Scheduler {
     /** Runs {@code task} soon, but only after the loop has handled the I/O that is ready. */
     void execute(Runnable task);
 
+    /** Runs {@code task} once, after {@code delayNanos}. */
+    void schedule(Runnable task, long delayNanos);
+
 
     /** Runs a wheel on a Netty event loop. One periodic task object is reused for the wheel's whole run. */
     static Scheduler of(EventExecutor executor) {
@@ -30,6 +33,11 @@ interface Scheduler {
                 // 4.2 gives a pass up to a second), so a burst would hold up I/O. A due scheduled task is taken
                 // only at the start of the next pass, after the loop has polled for I/O.
                 executor.schedule(task, 0, TimeUnit.NANOSECONDS);
+            }
+
+            @Override
+            public void schedule(Runnable task, long delayNanos) {
+                executor.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
             }
 
         };

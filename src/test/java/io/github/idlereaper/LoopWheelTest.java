@@ -28,6 +28,8 @@ class LoopWheelTest {
         long firedAt = -1;
         int visits;
         long workNanos;
+        /** Fires by closing its channel, which counts against the slice's close budget. */
+        boolean closes;
 
         Timer(long deadline) {
             this.deadline = deadline;
@@ -39,6 +41,9 @@ class LoopWheelTest {
             ticker.advanceNanos(workNanos);
             if (now - deadline >= 0) {
                 firedAt = now;
+                if (closes) {
+                    w.countClose();
+                }
                 w.unregister(this);
                 return LoopWheel.DETACH;
             }
@@ -142,33 +147,168 @@ class LoopWheelTest {
         assertEquals(TICK - TICK / 4, scheduler.lastInitialDelay);
     }
 
+    /** Registers {@code n} timers due together, each costing {@code workNanos} and closing or not. */
+    private List<Timer> burst(int n, long deadline, long workNanos, boolean closes) {
+        List<Timer> timers = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Timer t = new Timer(deadline);
+            t.workNanos = workNanos;
+            t.closes = closes;
+            wheel.register(t, deadline);
+            timers.add(t);
+        }
+        return timers;
+    }
+
+    private static int fired(List<Timer> timers) {
+        return (int) timers.stream().filter(t -> t.firedAt >= 0).count();
+    }
+
+    /** Runs the drain's queued continuations one at a time; each may fire at most {@code max}. Returns how many. */
+    private int runContinuations(List<Timer> timers, int max) {
+        int slices = 0;
+        while (!scheduler.executed.isEmpty()) {
+            int before = fired(timers);
+            scheduler.executed.poll().run();
+            assertTrue(fired(timers) - before <= max, "slice did " + (fired(timers) - before));
+            slices++;
+        }
+        return slices;
+    }
+
     @Test
     void burst_isDrainedInSlicesThatYieldToIo() {
         int n = 20_000;
         long deadline = ticker.read() + 10 * TICK;
-        List<Timer> timers = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            Timer t = new Timer(deadline);
-            t.workNanos = 2_000; // each expiry costs 2 us of loop time
-            wheel.register(t, deadline);
-            timers.add(t);
-        }
+        List<Timer> timers = burst(n, deadline, 2_000, false); // each expiry costs 2 us of loop time
         ticker.advanceNanos(10 * TICK);
         wheel.advance(ticker.read());
-        int slices = 1;
-        int firedAfterFirst = (int) timers.stream().filter(t -> t.firedAt >= 0).count();
+        int firedAfterFirst = fired(timers);
         // One slice is 1 ms of work; the clock is only read every 8 entries, so a slice may run 8 over.
         assertTrue(firedAfterFirst <= 500 + 8, "first slice did " + firedAfterFirst);
         assertTrue(firedAfterFirst >= 500, "first slice did " + firedAfterFirst);
-        while (!scheduler.executed.isEmpty()) {
-            int before = (int) timers.stream().filter(t -> t.firedAt >= 0).count();
-            scheduler.executed.poll().run();
-            int after = (int) timers.stream().filter(t -> t.firedAt >= 0).count();
-            assertTrue(after - before <= 500 + 8, "slice did " + (after - before));
-            slices++;
-        }
+        int slices = 1 + runContinuations(timers, 500 + 8);
         assertEquals(0, wheel.size());
         assertTrue(slices >= n / 508, "drained in " + slices + " slices");
+    }
+
+    @Test
+    void burst_ofCloses_yieldsAfterABoundedNumberOfCloses_evenWhenEachIsCheap() {
+        // A close costs little inside the slice but leaves Netty work (channelInactive, deregistration) that runs
+        // after it, before the loop's next I/O: the slice counts closes, not only its own time.
+        int n = 1_000;
+        long deadline = ticker.read() + 10 * TICK;
+        List<Timer> timers = burst(n, deadline, 0, true);
+        ticker.advanceNanos(10 * TICK);
+        wheel.advance(ticker.read());
+        assertEquals(LoopWheel.SLICE_CLOSES, fired(timers), "first slice");
+        int slices = 1 + runContinuations(timers, LoopWheel.SLICE_CLOSES);
+        assertEquals(0, wheel.size());
+        assertEquals((n + LoopWheel.SLICE_CLOSES - 1) / LoopWheel.SLICE_CLOSES, slices);
+    }
+
+    @Test
+    void whileAContinuationIsPending_theTickOnlyAddsToTheBacklog_oneSlicePerPass() {
+        // The loop runs every due scheduled task in one pass: a tick (or a slot's task) that drained a slice of
+        // its own beside the continuation would make two slices back to back before the loop's next I/O.
+        List<Timer> timers = burst(100, ticker.read() + 10 * TICK, 0, true);
+        ticker.advanceNanos(10 * TICK);
+        wheel.advance(ticker.read());
+        assertEquals(LoopWheel.SLICE_CLOSES, fired(timers));
+        assertEquals(1, scheduler.executed.size(), "a continuation");
+        ticker.advanceNanos(TICK);
+        wheel.advance(ticker.read());
+        assertEquals(LoopWheel.SLICE_CLOSES, fired(timers), "the tick did not drain beside the continuation");
+        assertEquals(1, scheduler.executed.size(), "and did not schedule a second one");
+        scheduler.executed.poll().run();
+        assertEquals(2 * LoopWheel.SLICE_CLOSES, fired(timers));
+        scheduler.runQueued();
+        assertEquals(100, fired(timers));
+    }
+
+    /** Runs the wheel at every tick start plus {@code late}, as a loop whose timer task runs that late does. */
+    private void runLate(long until, long late) {
+        long next = origin + (Math.floorDiv(ticker.read() - late - origin, TICK) + 1) * TICK;
+        while (next + late <= until) {
+            ticker.advanceNanos(next + late - ticker.read());
+            wheel.advance(ticker.read());
+            scheduler.runQueued();
+            next += TICK;
+        }
+    }
+
+    @Test
+    void deadline_justAfterATickStart_firesAtThatTicksLateRun_notATickLater() {
+        // Deadlines taken from an upper bound lie just after a tick start (the bound includes how late a tick
+        // ran). The loop runs every tick 300 us late: such a deadline fires at that tick's run, not 100 ms later.
+        long late = TimeUnit.MICROSECONDS.toNanos(300);
+        Timer keepAlive = new Timer(Long.MAX_VALUE);
+        wheel.register(keepAlive, ticker.read() + wheel.horizonNanos());
+        runLate(origin + 5 * TICK + late, late);
+        Timer soon = new Timer(origin + 9 * TICK + TimeUnit.MICROSECONDS.toNanos(100));
+        wheel.register(soon, soon.deadline);
+        // The same 100 us past a tick start, while ticks then run only 50 us late: visited early, placed again.
+        Timer early = new Timer(origin + 12 * TICK + TimeUnit.MICROSECONDS.toNanos(100));
+        wheel.register(early, early.deadline);
+        runLate(origin + 10 * TICK, late);
+        assertEquals(late - TimeUnit.MICROSECONDS.toNanos(100), soon.firedAt - soon.deadline,
+                "fired at the 300 us late run of the tick its deadline is 100 us into");
+        long lessLate = TimeUnit.MICROSECONDS.toNanos(50);
+        runLate(origin + 12 * TICK + lessLate, lessLate);
+        assertEquals(1, early.visits, "visited at the 50 us late run of its tick");
+        assertEquals(-1, early.firedAt, "not fired: its deadline is 50 us away");
+        long slot = TICK / LoopWheel.SLOTS;
+        assertEquals(List.of(slot - lessLate), List.copyOf(scheduler.delays),
+                "one task, at the end of the first slot of the tick, rather than the next tick");
+        ticker.advanceNanos(scheduler.delays.poll());
+        scheduler.delayed.poll().run();
+        assertEquals(slot - TimeUnit.MICROSECONDS.toNanos(100), early.firedAt - early.deadline,
+                "fired by the slot's task, less than a slot after its deadline");
+        assertEquals(2, early.visits);
+    }
+
+    @Test
+    void entriesVisitedEarly_waitInTheSlotOfTheirDeadline_oneTaskPerSlot() {
+        Timer keepAlive = new Timer(Long.MAX_VALUE);
+        wheel.register(keepAlive, ticker.read() + wheel.horizonNanos());
+        long slot = TICK / LoopWheel.SLOTS;
+        List<Timer> timers = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            // Due at 100 ticks plus 0.5 to 3.5 slots: slots 1 to 4 of that tick.
+            Timer t = new Timer(origin + 100 * TICK + slot / 2 + i * slot / 100);
+            wheel.register(t, t.deadline);
+            timers.add(t);
+        }
+        advanceTo(origin + 100 * TICK);
+        assertEquals(4, scheduler.delayed.size(), "one task per slot used: " + scheduler.delays);
+        for (long expected = slot; !scheduler.delayed.isEmpty(); expected += slot) {
+            assertEquals(expected, scheduler.delays.poll(), "each at its slot's end");
+            ticker.advanceNanos(origin + 100 * TICK + expected - ticker.read());
+            scheduler.delayed.poll().run();
+        }
+        for (Timer t : timers) {
+            assertTrue(t.firedAt - t.deadline >= 0, "never early");
+            assertTrue(t.firedAt - t.deadline <= slot, "at most a slot late: " + (t.firedAt - t.deadline));
+            assertTrue(t.visits <= 2 + (t.deadline - origin - 100 * TICK) / slot,
+                    "visited at the tick, then once per slot at most: " + t.visits);
+        }
+    }
+
+    @Test
+    void retryThatNeverRuns_isCoveredByTheNextTick() {
+        // The retry is only a shortcut: if the loop runs the next tick first, that tick visits the entry.
+        Timer keepAlive = new Timer(Long.MAX_VALUE);
+        wheel.register(keepAlive, ticker.read() + wheel.horizonNanos());
+        long late = TimeUnit.MICROSECONDS.toNanos(300);
+        runLate(origin + 5 * TICK + late, late);
+        Timer t = new Timer(origin + 8 * TICK + TimeUnit.MICROSECONDS.toNanos(200));
+        wheel.register(t, t.deadline);
+        runLate(origin + 10 * TICK, TimeUnit.MICROSECONDS.toNanos(100));
+        assertEquals(1, scheduler.delayed.size(), "a retry was asked for");
+        assertTrue(t.firedAt - t.deadline >= 0 && t.firedAt - t.deadline <= TICK, "fired by the next tick: "
+                + (t.firedAt - t.deadline));
+        scheduler.delayed.poll().run(); // late and empty: does nothing
+        assertEquals(2, t.visits);
     }
 
     /**

@@ -10,6 +10,9 @@ final class ManualScheduler implements Scheduler {
     int periodicStops;
     long lastInitialDelay = -1;
     long lastPeriod = -1;
+    /** Tasks asked for with a delay, in order, and their delays; run only when a test says so. */
+    final Queue<Runnable> delayed = new ArrayDeque<>();
+    final Queue<Long> delays = new ArrayDeque<>();
 
     @Override
     public Runnable startPeriodic(Runnable task, long initialDelayNanos, long periodNanos) {
@@ -22,6 +25,12 @@ final class ManualScheduler implements Scheduler {
     @Override
     public void execute(Runnable task) {
         executed.add(task);
+    }
+
+    @Override
+    public void schedule(Runnable task, long delayNanos) {
+        delayed.add(task);
+        delays.add(delayNanos);
     }
 
     boolean ticking() {

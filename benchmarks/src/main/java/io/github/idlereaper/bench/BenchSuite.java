@@ -443,10 +443,17 @@ public final class BenchSuite {
                 Burst b = (Burst) p[1];
                 r.detail("%s %s: %-28s reaped %,d in %.1f ms (timers armed in one %.1f ms task); echo RTT before "
                         + "%.1f µs; during the reaping %d pings, RTT p50 %.1f µs, p99 %.1f µs, worst %.1f µs "
-                        + "(+%.2f ms); GC pauses during the reaping: %d, longest %.1f ms; worst ping no pause "
-                        + "touched: %s; worst between arming and reaping %.1f µs", ids[i], transports[i], p[0],
+                        + "(+%.2f ms, sent %.1f ms into the reaping; %d pings more than 2 ms over); "
+                        + "GC pauses during the reaping: %d, longest %.1f ms; worst ping no pause "
+                        + "touched: %s; worst between arming and reaping %.1f µs; the loop thread over the reaping: "
+                        + "%.1f ms on a CPU, %.1f ms runnable but waiting for one, %d involuntary context switches; "
+                        + "a 1 ms probe task on the loop: longest gap %.2f ms (%.2f ms of it on a CPU), most CPU "
+                        + "in one gap %.2f ms",
+                        ids[i], transports[i], p[0],
                         b.reaped(), b.reapSpanMs(), b.armSpanMs(), b.baselineUs(), b.pingsInBurst(), b.p50Us(),
-                        b.p99Us(), b.worstUs(), b.extraMs(), b.gcPauses(), b.gcMaxMs(), noGc(b), b.worstArmedUs());
+                        b.p99Us(), b.worstUs(), b.extraMs(), b.worstAtMs(), b.over2ms(),
+                        b.gcPauses(), b.gcMaxMs(), noGc(b), b.worstArmedUs(),
+                        b.loopCpuMs(), b.loopWaitMs(), b.involuntary(), b.gapMs(), b.gapCpuMs(), b.cpuGapMs());
             }
             String k = ids[i];
             r.metric(k + ".reaper", reaper.extraMs());

@@ -48,7 +48,8 @@ final class BurstFigure {
      */
     record Burst(double baselineUs, double worstUs, double extraMs, int reaped, double reapSpanMs, double armSpanMs,
             int pingsInBurst, double worstArmedUs, int gcPauses, double gcMaxMs, double worstNoGcUs, double p50Us,
-            double p99Us) {
+            double p99Us, double worstAtMs, int over2ms, double loopCpuMs, double loopWaitMs, long involuntary,
+            double gapMs, double gapCpuMs, double cpuGapMs) {
         double extraNoGcMs() {
             return (worstNoGcUs - baselineUs) / 1e3;
         }
@@ -60,16 +61,50 @@ final class BurstFigure {
         volatile long first;
         volatile long last;
         volatile int count;
+        /** The loop thread's scheduler counters at the first and the last close (Linux), or null. */
+        volatile long[] schedFirst;
+        volatile long[] schedLast;
+        private final int expected;
+
+        CloseClock(int expected) {
+            this.expected = expected;
+        }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             long now = System.nanoTime();
             if (count == 0) {
                 first = now;
+                schedFirst = sched();
             }
             last = now;
             count++;
+            if (count == expected) {
+                schedLast = sched();
+            }
             ctx.fireChannelInactive();
+        }
+
+        /**
+         * The calling thread's time on a CPU and waiting for one (runnable, but the OS ran something else), in
+         * nanoseconds, and its involuntary context switches: /proc/thread-self/schedstat and status. Null
+         * where they cannot be read.
+         */
+        static long[] sched() {
+            try {
+                String[] stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/thread-self/schedstat"))
+                        .trim().split(" ");
+                long involuntary = -1;
+                for (String line : java.nio.file.Files.readAllLines(
+                        java.nio.file.Path.of("/proc/thread-self/status"))) {
+                    if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                        involuntary = Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                    }
+                }
+                return new long[] {Long.parseLong(stat[0]), Long.parseLong(stat[1]), involuntary};
+            } catch (Exception | Error e) {
+                return null;
+            }
         }
     }
 
@@ -121,6 +156,60 @@ final class BurstFigure {
     private BurstFigure() {
     }
 
+    /**
+     * A task on the loop every millisecond that notes the wall clock and the loop thread's CPU time. Between two
+     * runs the loop was busy with other work or not on a CPU at all; the CPU time tells which.
+     */
+    static final class LoopProbe implements Runnable {
+        private static final java.lang.management.ThreadMXBean THREADS =
+                java.lang.management.ManagementFactory.getThreadMXBean();
+        final long[] wall = new long[60_000];
+        final long[] cpu = new long[60_000];
+        int count;
+
+        @Override
+        public void run() {
+            if (count < wall.length) {
+                wall[count] = System.nanoTime();
+                cpu[count] = THREADS.getCurrentThreadCpuTime();
+                count++;
+            }
+        }
+
+        /**
+         * Over the gaps that overlap [from, to]: the longest gap, the loop's CPU time within it, and the most CPU
+         * time within any gap (the longest the loop itself kept busy between two runs), in ms.
+         */
+        double[] gaps(long from, long to) {
+            double gap = 0;
+            double gapCpu = 0;
+            double cpuGap = 0;
+            for (int i = 1; i < count; i++) {
+                if (wall[i] < from || wall[i - 1] > to) {
+                    continue;
+                }
+                double g = (wall[i] - wall[i - 1]) / 1e6;
+                double c = (cpu[i] - cpu[i - 1]) / 1e6;
+                if (g > gap) {
+                    gap = g;
+                    gapCpu = c;
+                }
+                cpuGap = Math.max(cpuGap, c);
+            }
+            return new double[] {gap, gapCpu, cpuGap};
+        }
+    }
+
+    /** Counter {@code i} of the loop thread over the reaping (ms for times), or -1 where unknown. */
+    private static double sched(CloseClock clock, int i) {
+        long[] a = clock.schedFirst;
+        long[] b = clock.schedLast;
+        if (a == null || b == null || a[i] < 0) {
+            return -1;
+        }
+        return i == 2 ? b[i] - a[i] : (b[i] - a[i]) / 1e6;
+    }
+
     /** Where the idle connections and the echo connection live. */
     enum Transport {
         /**
@@ -145,7 +234,7 @@ final class BurstFigure {
                 nio ? NioIoHandler.newFactory() : LocalIoHandler.newFactory());
         EventLoopGroup pingGroup = new MultiThreadIoEventLoopGroup(1,
                 nio ? NioIoHandler.newFactory() : LocalIoHandler.newFactory());
-        CloseClock clock = new CloseClock();
+        CloseClock clock = new CloseClock(n);
         Channel[] children = new Channel[n];
         int[] accepted = {0};
         List<Channel> toClose = new ArrayList<>();
@@ -231,7 +320,16 @@ final class BurstFigure {
                 }
                 return new long[] {a, System.nanoTime()};
             }).get();
+            // The handlers were just made, and so young; in a server, a connection that expires after a long
+            // idle timeout has old ones. Promote them too, or the first young collection of the burst copies
+            // 100,000 handlers and charges that pause to the burst (as it did: 13 to 55 ms). A ping in flight
+            // meanwhile counts toward "worst between arming and reaping", not toward the figure.
+            System.gc();
+            LoopProbe probe = new LoopProbe();
+            io.netty.util.concurrent.ScheduledFuture<?> probing =
+                    serverLoop.scheduleAtFixedRate(probe, 1, 1, TimeUnit.MILLISECONDS);
             Measure.await("the burst of reaps", timeout.toMillis() * 2 + 30_000, () -> clock.count == n);
+            probing.cancel(false);
             Thread.sleep(200);
             pinger.stop = true;
             Thread.sleep(50);
@@ -245,6 +343,7 @@ final class BurstFigure {
             long worst = 0;
             long worstNoGc = 0;
             long worstArmed = 0;
+            long worstAt = 0;
             int inBurst = 0;
             for (int i = 0; i < pings; i++) {
                 long s = pinger.sentAt[i];
@@ -253,7 +352,10 @@ final class BurstFigure {
                     before.add(pinger.rtt[i]);
                 }
                 if (e >= first && s <= last) {
-                    worst = Math.max(worst, pinger.rtt[i]);
+                    if (pinger.rtt[i] > worst) {
+                        worst = pinger.rtt[i];
+                        worstAt = s - first;
+                    }
                     during.add(pinger.rtt[i]);
                     if (gc.during(s, e).isEmpty()) {
                         worstNoGc = Math.max(worstNoGc, pinger.rtt[i]);
@@ -269,11 +371,16 @@ final class BurstFigure {
             double baseline = b.length == 0 ? Double.NaN : Measure.quantile(b, 0.5) / 1e3;
             List<GcPauses.Pause> pauses = gc.during(first, last);
             double gcMax = pauses.stream().mapToDouble(GcPauses.Pause::millis).max().orElse(0);
+            double[] loopGaps = serverLoop.submit(() -> probe.gaps(first, last)).get();
             long[] d = during.stream().mapToLong(Long::longValue).toArray();
             Arrays.sort(d);
+            long slow = (long) (baseline * 1e3) + TimeUnit.MILLISECONDS.toNanos(2);
+            int over2ms = (int) Arrays.stream(d).filter(x -> x > slow).count();
             return new Burst(baseline, worst / 1e3, (worst / 1e3 - baseline) / 1e3, clock.count,
                     (last - first) / 1e6, (armSpan[1] - armSpan[0]) / 1e6, inBurst, worstArmed / 1e3, pauses.size(),
-                    gcMax, worstNoGc / 1e3, Measure.quantile(d, 0.5) / 1e3, Measure.quantile(d, 0.99) / 1e3);
+                    gcMax, worstNoGc / 1e3, Measure.quantile(d, 0.5) / 1e3, Measure.quantile(d, 0.99) / 1e3,
+                    worstAt / 1e6, over2ms, sched(clock, 0), sched(clock, 1), (long) sched(clock, 2),
+                    loopGaps[0], loopGaps[1], loopGaps[2]);
         } finally {
             for (Channel c : toClose) {
                 c.close();

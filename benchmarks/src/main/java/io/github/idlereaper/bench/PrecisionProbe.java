@@ -78,7 +78,10 @@ public final class PrecisionProbe {
 
     public static void main(String[] args) throws Exception {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
-        Duration timeout = Duration.ofSeconds(4);
+        // "storm": figure 4's second scenario, each client sends within 500 ms of its own connect while the rest
+        // are still connecting, read idle 1 s; otherwise the settled one.
+        boolean storm = args.length > 1 && args[1].equals("storm");
+        Duration timeout = storm ? Duration.ofSeconds(1) : Duration.ofSeconds(4);
         IdleReaper reaper = IdleReaper.builder().readIdleTimeout(timeout).tickResolution(Duration.ofMillis(100))
                 .build();
         EventLoopGroup serverGroup = new MultiThreadIoEventLoopGroup(2, LocalIoHandler.newFactory());
@@ -100,11 +103,20 @@ public final class PrecisionProbe {
                     .handler(Handlers.InSink.INSTANCE);
             List<Channel> clients = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                clients.add(cb.connect(addr, Locals.next()).sync().channel());
+                Channel ch = cb.connect(addr, Locals.next()).sync().channel();
+                clients.add(ch);
+                if (storm) {
+                    long delay = ThreadLocalRandom.current().nextLong(TimeUnit.MILLISECONDS.toNanos(500));
+                    ch.eventLoop().schedule(() -> {
+                        ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
+                    }, delay, TimeUnit.NANOSECONDS);
+                }
             }
             Measure.await(n + " connections", 60_000, () -> recorders.size() == n);
-            System.gc();
-            for (Channel ch : clients) {
+            if (!storm) {
+                System.gc();
+            }
+            for (Channel ch : storm ? List.<Channel>of() : clients) {
                 long delay = ThreadLocalRandom.current().nextLong(TimeUnit.SECONDS.toNanos(1));
                 ch.eventLoop().schedule(() -> {
                     ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
