@@ -64,7 +64,7 @@ final class PrecisionFigure {
     }
 
     /** Notes the last activity and the end of one server-side connection. One per channel. */
-    static final class Recorder extends ChannelInboundHandlerAdapter {
+    static class Recorder extends ChannelInboundHandlerAdapter {
         volatile long lastActivity;
         volatile long inactiveAt;
 
@@ -91,7 +91,7 @@ final class PrecisionFigure {
     }
 
     /** Sends one byte from {@code ch} at a random moment within {@code window} from now. */
-    private static void sendOnce(Channel ch, Duration window) {
+    static void sendOnce(Channel ch, Duration window) {
         long delay = ThreadLocalRandom.current().nextLong(window.toNanos());
         ch.eventLoop().schedule(() -> {
             ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));

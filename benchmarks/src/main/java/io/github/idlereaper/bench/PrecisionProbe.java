@@ -4,10 +4,8 @@ import io.github.idlereaper.IdleReaper;
 import io.github.idlereaper.ReapEvent;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -15,12 +13,10 @@ import io.netty.channel.local.LocalAddress;
 import io.netty.channel.local.LocalChannel;
 import io.netty.channel.local.LocalIoHandler;
 import io.netty.channel.local.LocalServerChannel;
-import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,24 +37,10 @@ public final class PrecisionProbe {
     private PrecisionProbe() {
     }
 
-    /** Notes the last activity, the reap event (its time and reported idle time) and the close. */
-    static final class Recorder extends ChannelInboundHandlerAdapter {
-        volatile long last;
+    /** Adds to figure 4's recorder the reap event: when it came, and the idle time it reported. */
+    static final class Recorder extends PrecisionFigure.Recorder {
         volatile long eventAt;
         volatile long idleFor;
-        volatile long inactiveAt;
-
-        @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            last = System.nanoTime();
-            ctx.fireChannelActive();
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            last = System.nanoTime();
-            ReferenceCountUtil.release(msg);
-        }
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
@@ -67,12 +49,6 @@ public final class PrecisionProbe {
                 idleFor = ((ReapEvent) evt).idleFor().toNanos();
             }
             ctx.fireUserEventTriggered(evt);
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            inactiveAt = System.nanoTime();
-            ctx.fireChannelInactive();
         }
     }
 
@@ -106,29 +82,23 @@ public final class PrecisionProbe {
                 Channel ch = cb.connect(addr, Locals.next()).sync().channel();
                 clients.add(ch);
                 if (storm) {
-                    long delay = ThreadLocalRandom.current().nextLong(TimeUnit.MILLISECONDS.toNanos(500));
-                    ch.eventLoop().schedule(() -> {
-                        ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
-                    }, delay, TimeUnit.NANOSECONDS);
+                    PrecisionFigure.sendOnce(ch, Duration.ofMillis(500));
                 }
             }
             Measure.await(n + " connections", 60_000, () -> recorders.size() == n);
             if (!storm) {
                 System.gc();
-            }
-            for (Channel ch : storm ? List.<Channel>of() : clients) {
-                long delay = ThreadLocalRandom.current().nextLong(TimeUnit.SECONDS.toNanos(1));
-                ch.eventLoop().schedule(() -> {
-                    ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
-                }, delay, TimeUnit.NANOSECONDS);
+                for (Channel ch : clients) {
+                    PrecisionFigure.sendOnce(ch, Duration.ofSeconds(1));
+                }
             }
             Measure.await("every connection reaped", 60_000,
                     () -> recorders.stream().allMatch(r -> r.inactiveAt != 0));
             long t = timeout.toNanos();
             print("lateness (close - activity - timeout)",
-                    recorders.stream().mapToLong(r -> r.inactiveAt - r.last - t).sorted().toArray());
+                    recorders.stream().mapToLong(r -> r.inactiveAt - r.lastActivity - t).sorted().toArray());
             print("bound slack, approx. (dating - activity)",
-                    recorders.stream().mapToLong(r -> r.eventAt - r.idleFor - r.last).sorted().toArray());
+                    recorders.stream().mapToLong(r -> r.eventAt - r.idleFor - r.lastActivity).sorted().toArray());
             print("visit delay (visit - deadline)",
                     recorders.stream().mapToLong(r -> r.idleFor - t).sorted().toArray());
         } finally {
