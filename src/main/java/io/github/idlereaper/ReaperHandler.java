@@ -56,10 +56,11 @@ final class ReaperHandler extends WheelEntry {
     private static final int PINGS_MASK = 7 << PINGS_SHIFT;
     private static final int PING_ONE = 1 << PINGS_SHIFT;
     /**
-     * Bits 8..9, with {@code pingTick}: when the last ping left (while PROBING) or when the reap began (while
-     * REAPING), as that many ticks into the tick {@code pingTick} (0 when exactly at its start), so a miss or the
-     * goodbye's forced close comes at that tick start plus its timeout, not one tick later. {@link #MARK_LAG_LATE}
-     * when the moment was later than that (a stalled loop), and the stamp's upper bound applies.
+     * Bits 8..9, with {@code pingTick}: when the last ping left (while PROBING) or when the reap's goodbye was
+     * written (while REAPING), as that many ticks into the tick {@code pingTick} (0 when exactly at its start), so
+     * a miss or the goodbye's forced close comes at that tick start plus its timeout, not one tick later.
+     * {@link #MARK_LAG_LATE} when the moment was later than that (a stalled loop), and the stamp's upper bound
+     * applies.
      */
     private static final int MARK_LAG_SHIFT = 8;
     private static final int MARK_LAG_LATE = 3;
@@ -92,8 +93,8 @@ final class ReaperHandler extends WheelEntry {
     /**
      * While PROBING, the stamp of the last ping. While ACTIVE, the stamp of a virtual earlier ping that brings the
      * connection's first ping forward by a random part of the interval (so that connections opened together do
-     * not ping together, netty#973), or -1 once that is spent. While REAPING, the stamp of the reap, from which
-     * the goodbye's timeout runs. Stamps are never negative.
+     * not ping together, netty#973), or -1 once that is spent. While REAPING, the stamp of the goodbye's write,
+     * from which the goodbye's timeout runs. Stamps are never negative.
      */
     private int pingTick = -1;
 
@@ -565,10 +566,7 @@ final class ReaperHandler extends WheelEntry {
         }
         state |= REAPING;
         wheel.countClose();
-        // The goodbye's timeout runs from here; the heartbeat is over, so its mark is free.
-        mark(wheel);
-        ReapEvent event =
-                new ReapEvent(reason, idleNanos, limitNanos, count, of);
+        ReapEvent event = new ReapEvent(reason, idleNanos, limitNanos, count, of);
         ctx.fireUserEventTriggered(event);
         core().reaped(ch, event);
         if (!ch.isActive()) {
@@ -584,7 +582,7 @@ final class ReaperHandler extends WheelEntry {
             // The protocol's goodbye (WebSocket Close 1001, HTTP/2 GOAWAY, ...) from the tail, so the host's
             // encoders apply; it flushes whatever the application wrote in answer to the event too.
             ch.writeAndFlush(bye).addListener(ChannelFutureListener.CLOSE);
-            return (state & REGISTERED) != 0 ? now + goodbye : LoopWheel.DETACH;
+            return awaitGoodbye(now, goodbye);
         }
         if (reason == ReapReason.WRITE_STALL || goodbye == 0 || buf == null
                 || buf.totalPendingWriteBytes() == 0) {
@@ -596,8 +594,21 @@ final class ReaperHandler extends WheelEntry {
         // Flush what the application wrote in answer to the ReapEvent, then close; the wheel closes the channel
         // at the next visit if the flush does not finish within the goodbye timeout.
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        // The flush may have completed, and the channel closed and left the wheel, right here.
-        return (state & REGISTERED) != 0 ? now + goodbye : LoopWheel.DETACH;
+        return awaitGoodbye(now, goodbye);
+    }
+
+    /**
+     * After a goodbye's write: the flush may have completed, and the channel closed and left the wheel, right
+     * there. Otherwise the goodbye's timeout runs from this moment (marked: the heartbeat is over, so its mark is
+     * free), and the wheel closes the channel once it is up. Only these reaps read the clock; one that closes at
+     * once does not.
+     */
+    private long awaitGoodbye(long now, long goodbye) {
+        if ((state & REGISTERED) == 0) {
+            return LoopWheel.DETACH;
+        }
+        mark(wheel);
+        return now + goodbye;
     }
 
     /** The protocol's goodbye for {@code reason}, or null; a protocol that throws only logs. */
