@@ -8,7 +8,7 @@ import java.util.Objects;
  * sends the {@link #protocol()}'s ping; any inbound byte afterwards proves the peer alive; {@link #timeout()}
  * passing with nothing inbound is a miss; {@link #maxMissed()} consecutive misses reap the channel with
  * {@link ReapReason#HEARTBEAT_TIMEOUT}. An interval of {@link Duration#ZERO} sends no pings but still uses the
- * protocol's goodbyes, peer-ping recognition and companion.
+ * protocol's goodbyes, heartbeat-frame recognition and companion (its timeout must then be zero and maxMissed 1).
  *
  * <p>Set one for every channel with {@link IdleReaper.Builder#heartbeat}, or for one channel with
  * {@link IdleReaper#overrideHeartbeat}. Immutable and thread-safe.
@@ -38,18 +38,25 @@ public final class Heartbeat {
      * value's own fields.
      *
      * @param interval how long the connection may stay quiet before a ping; zero sends no pings
-     * @param timeout how long after a ping the peer has to send anything; zero only with a zero interval
-     * @param maxMissed consecutive misses before the reap, 1 to {@value #MAX_MISSED}
+     * @param timeout how long after a ping the peer has to send anything; zero with (and only with) a zero interval
+     * @param maxMissed consecutive misses before the reap, 1 to {@value #MAX_MISSED}; 1 with a zero interval
      * @param protocol the ping, goodbye and companion
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if a value is out of range, or the timeout is not less than the interval
      */
     public static Heartbeat of(Duration interval, Duration timeout, int maxMissed, HeartbeatProtocol protocol) {
-        Checks.timeout("heartbeat interval", interval);
-        Checks.timeout("heartbeat timeout", timeout);
-        Checks.range("heartbeat maxMissed", maxMissed, 1, MAX_MISSED);
-        Objects.requireNonNull(protocol, "protocol");
-        if (!interval.isZero()) {
+        checkValues(interval, timeout, maxMissed, protocol);
+        if (interval.isZero()) {
+            // No pings: a timeout or a miss count would be ignored, so they are refused instead.
+            if (!timeout.isZero()) {
+                throw new IllegalArgumentException(
+                        "heartbeat timeout must be zero when heartbeat interval is zero (no pings): " + timeout);
+            }
+            if (maxMissed != 1) {
+                throw new IllegalArgumentException(
+                        "heartbeat maxMissed must be 1 when heartbeat interval is zero (no pings): " + maxMissed);
+            }
+        } else {
             if (timeout.isZero()) {
                 throw new IllegalArgumentException("heartbeat timeout must be positive: " + timeout);
             }
@@ -59,6 +66,14 @@ public final class Heartbeat {
             }
         }
         return new Heartbeat(interval, timeout, maxMissed, protocol);
+    }
+
+    /** The checks of single values, shared with {@link IdleReaper.Builder#heartbeat}. */
+    static void checkValues(Duration interval, Duration timeout, int maxMissed, HeartbeatProtocol protocol) {
+        Checks.timeout("heartbeat interval", interval);
+        Checks.timeout("heartbeat timeout", timeout);
+        Checks.range("heartbeat maxMissed", maxMissed, 1, MAX_MISSED);
+        Objects.requireNonNull(protocol, "protocol");
     }
 
     /** How long the connection may stay quiet before a ping; zero when pings are off. */
@@ -133,6 +148,9 @@ public final class Heartbeat {
 
     @Override
     public String toString() {
+        if (protocol == null) {
+            return "Heartbeat(disabled)";
+        }
         return "Heartbeat(interval=" + interval + ", timeout=" + timeout + ", maxMissed=" + maxMissed
                 + ", protocol=" + protocol + ")";
     }

@@ -6,9 +6,16 @@ import io.netty.channel.ChannelPipeline;
 
 /**
  * How a heartbeat speaks one application protocol: the ping the reaper sends to a quiet peer, the goodbye it sends
- * before a close, how to recognise the peer's own pings, and an optional companion handler that sees decoded
- * messages. The reaper's core stays protocol-agnostic: it never parses a pong, because any inbound byte after a
- * ping proves the peer alive.
+ * before a close, how to recognise heartbeat frames (the peer's pings, and pongs), and an optional companion
+ * handler that sees decoded messages. The reaper's core stays protocol-agnostic: it never parses a pong, because
+ * any inbound byte after a ping proves the peer alive.
+ *
+ * <p><b>Liveness is not activity.</b> Any inbound byte proves the peer alive (the heartbeat uses that). Only
+ * application messages prove the connection is in use (the idle timers use that). A protocol that recognises its
+ * heartbeat frames ({@link #isHeartbeat}) lets the reaper tell the two apart, so that a peer that only answers
+ * pings is alive but idle: a watch right after {@link #placeAfter} stamps activity for every decoded message that
+ * is not a heartbeat frame. Without that (no recognition, or no handler to watch after), every byte counts as
+ * both.
  *
  * <p>Built-in protocols live in {@code io.github.idlereaper.protocol} (WebSocket, HTTP/2, MQTT, line and bytes). A
  * custom one takes a few lines:
@@ -53,6 +60,44 @@ public interface HeartbeatProtocol {
      */
     default boolean isPeerPing(Object msg) {
         return false;
+    }
+
+    /**
+     * Whether {@link #isPeerPing} recognises anything, so that
+     * {@link IdleReaper.Builder#permitPeerPings(java.time.Duration)} can be enforced; {@code build()} refuses that
+     * option with a protocol that answers false. The default is false.
+     */
+    default boolean recognizesPeerPings() {
+        return false;
+    }
+
+    /**
+     * Whether a decoded message, inbound or outbound, is a heartbeat frame of this protocol: a ping or a pong
+     * (acknowledgements included). Such frames prove liveness and are not activity: they do not reset the idle
+     * timers (unless {@link IdleReaper.Builder#heartbeatIsActivity(boolean)}). The default is
+     * {@link #isPeerPing}. A protocol whose keep-alive packets are activity by its own rules (MQTT's PINGREQ) leaves
+     * both false.
+     */
+    default boolean isHeartbeat(Object msg) {
+        return isPeerPing(msg);
+    }
+
+    /**
+     * Whether {@link #isHeartbeat} recognises anything, so that the reaper can keep liveness apart from activity on
+     * this protocol's channels. The default is {@link #recognizesPeerPings()}.
+     */
+    default boolean recognizesHeartbeats() {
+        return recognizesPeerPings();
+    }
+
+    /**
+     * Checks that what this protocol needs at run time (typically one of Netty's optional codec modules) is on the
+     * class path; {@code build()} calls it, so that a missing module fails there, by name, rather than closing every
+     * connection with a {@link NoClassDefFoundError}. The default checks nothing.
+     *
+     * @throws IllegalStateException naming what is missing
+     */
+    default void checkAvailable() {
     }
 
     /**

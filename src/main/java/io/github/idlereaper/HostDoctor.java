@@ -68,21 +68,9 @@ final class HostDoctor {
         return "/proc/sys/" + name.replace('.', '/');
     }
 
-    /**
-     * The tick resolution the builder picks when none is set: a tenth of the smallest enabled timeout, between
-     * 10 ms and 1 s. The same rule as {@code IdleReaper.Builder.defaultTick}, which the command line cannot load
-     * without Netty; a test keeps the two equal.
-     */
+    /** The tick resolution the builder picks when none is set: the one rule, in {@link IdleTimeouts}. */
     static Duration defaultTick(IdleTimeouts t) {
-        Duration smallest = t.smallestEnabled();
-        if (smallest.isZero()) {
-            return Duration.ofSeconds(1);
-        }
-        Duration tenth = smallest.dividedBy(10);
-        if (tenth.compareTo(Duration.ofMillis(10)) < 0) {
-            return Duration.ofMillis(10);
-        }
-        return tenth.compareTo(Duration.ofSeconds(1)) > 0 ? Duration.ofSeconds(1) : tenth;
+        return t.defaultTickResolution(Duration.ZERO);
     }
 
     /**

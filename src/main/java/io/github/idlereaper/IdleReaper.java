@@ -65,6 +65,7 @@ public final class IdleReaper {
                 b.listener, timeouts, b.kernel);
         this.heartbeat = b.builtHeartbeat;
         core.heartbeat(b.builtHeartbeat, b.peerPingMin.toNanos());
+        core.heartbeatIsActivity(Boolean.TRUE.equals(b.heartbeatIsActivitySet));
     }
 
     /** Returns a new builder. */
@@ -205,41 +206,43 @@ public final class IdleReaper {
 
     /**
      * Marks one more unit of work in flight on {@code channel}, for example a request that was accepted and whose
-     * response is not done yet. While any work is in flight the idle timers do not reap the channel; only the
-     * write-stall timeout applies. Calls nest: each must be matched by one {@link #markIdle(Channel)}.
-     * May be called from any thread; off the event loop the call hops onto it.
+     * response is not done yet. While any work is in flight the idle timers do not reap the channel; the
+     * write-stall timeout and the heartbeat still apply. Calls nest: each must be matched by one
+     * {@link #markIdle(Channel)} (or use {@link #busy(Channel)}). It reaches every reaper installed on the channel.
+     * May be called from any thread (off the event loop the call hops onto it) and at any time: on a closed channel
+     * it does nothing.
      *
      * @throws NullPointerException if {@code channel} is null
-     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      */
     public static void markBusy(Channel channel) {
-        onLoop(channel, true);
+        ChannelControl.forEach(channel, ReaperHandler::busy);
     }
 
     /**
      * Marks one unit of work done on {@code channel}. When no work is left in flight, the idle timers start again
-     * from now. May be called from any thread; off the event loop the call hops onto it. An unmatched call is
-     * logged at WARN and ignored.
+     * from now: finished work is activity (it does not prove the peer alive, so a heartbeat that is probing goes
+     * on). An unmatched call is logged at WARN and ignored. It reaches every reaper installed on the channel. May be
+     * called from any thread (off the event loop the call hops onto it) and at any time: on a closed channel it does
+     * nothing.
      *
      * @throws NullPointerException if {@code channel} is null
-     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      */
     public static void markIdle(Channel channel) {
-        onLoop(channel, false);
+        ChannelControl.forEach(channel, ReaperHandler::idle);
     }
 
-    private static void onLoop(Channel channel, boolean busy) {
-        Objects.requireNonNull(channel, "channel");
-        ChannelHandlerContext ctx = channel.pipeline().context(ReaperHandler.class);
-        if (ctx == null) {
-            throw new IllegalStateException("no IdleReaper handler in the pipeline of " + channel);
-        }
-        ReaperHandler h = (ReaperHandler) ctx.handler();
-        if (ctx.executor().inEventLoop()) {
-            h.busyChange(busy);
-        } else {
-            ctx.executor().execute(() -> h.busyChange(busy));
-        }
+    /**
+     * Marks one unit of work in flight on {@code channel}, as {@link #markBusy(Channel)} does, and returns a token
+     * whose {@link Busy#close()} marks it done exactly once, from any thread: a second close does nothing.
+     *
+     * @throws NullPointerException if {@code channel} is null
+     * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
+     */
+    public static Busy busy(Channel channel) {
+        markBusy(channel);
+        return new Busy(channel);
     }
 
     /** The heartbeat every channel starts with; {@link Heartbeat#DISABLED} when none was set. */
@@ -250,114 +253,80 @@ public final class IdleReaper {
     /**
      * Replaces the idle timeouts of one channel, for example once a WebSocket upgrade or an MQTT CONNECT has told
      * the host what the connection is. The channel keeps them (and ignores later
-     * {@link #updateTimeouts(IdleTimeouts)}) until it closes or they are overridden again. The timers restart their
-     * check at the next tick; time already idle counts against the new values. May be called from any thread; off
-     * the event loop the call hops onto it.
+     * {@link #updateTimeouts(IdleTimeouts)}) until it closes or they are overridden again; its heartbeat, unless
+     * overridden too, still follows the reaper's. The timers restart their check at the next tick; time already idle
+     * counts against the new values. It reaches every reaper installed on the channel. May be called from any
+     * thread (off the event loop the call hops onto it) and at any time: on a closed channel it does nothing. The
+     * rules are checked on the caller's thread against the channel's settings, and once more on the event loop
+     * against what is in effect there (another override may have come first): an override that breaks them there
+     * is refused with a WARN.
      *
      * @throws NullPointerException if an argument is null
-     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      * @throws IllegalArgumentException if an enabled timeout is shorter than the reaper's tick resolution, or the
      *     channel's heartbeat would not fit inside the read or all idle timeout
      */
     public static void overrideTimeouts(Channel channel, IdleTimeouts timeouts) {
         Objects.requireNonNull(timeouts, "timeouts");
-        ChannelHandlerContext ctx = reaperContext(channel);
+        ChannelHandlerContext ctx = ChannelControl.context(channel);
+        if (ctx == null) {
+            return;
+        }
         ReaperHandler h = (ReaperHandler) ctx.handler();
         timeouts.checkAgainstTick(h.tickResolution());
         h.settings().heartbeat.checkFitsInside(timeouts);
-        onLoop(ctx, () -> h.override(timeouts, null));
+        ChannelControl.forEach(channel, r -> r.override(timeouts, null));
     }
 
     /**
      * Replaces the heartbeat of one channel, or turns it off with {@link Heartbeat#DISABLED}; the new heartbeat
-     * starts with the channel counted active. The protocol's companion and peer-ping watch are those installed
-     * with the channel: a new protocol changes pings and goodbyes only. May be called from any thread; off the
-     * event loop the call hops onto it.
+     * starts with the channel counted active. The channel's timeouts, unless overridden too, still follow the
+     * reaper's. The protocol's companion and watch are those installed with the channel: a new protocol changes
+     * pings and goodbyes only. It reaches every reaper installed on the channel. Thread-safety and rule checks as
+     * for {@link #overrideTimeouts}.
      *
      * @throws NullPointerException if an argument is null
-     * @throws IllegalStateException if no reaper handler is in the channel's pipeline
+     * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      * @throws IllegalArgumentException if the interval or timeout is shorter than the reaper's tick resolution, or
      *     the heartbeat would not fit inside the channel's read or all idle timeout
      */
     public static void overrideHeartbeat(Channel channel, Heartbeat heartbeat) {
         Objects.requireNonNull(heartbeat, "heartbeat");
-        ChannelHandlerContext ctx = reaperContext(channel);
+        ChannelHandlerContext ctx = ChannelControl.context(channel);
+        if (ctx == null) {
+            return;
+        }
         ReaperHandler h = (ReaperHandler) ctx.handler();
         heartbeat.checkAgainstTick(h.tickResolution());
         heartbeat.checkFitsInside(h.settings().timeouts);
-        onLoop(ctx, () -> h.override(null, heartbeat));
+        ChannelControl.forEach(channel, r -> r.override(null, heartbeat));
     }
 
     /**
-     * The idle timeouts in effect on {@code channel}: the reaper's, or the channel's override. Thread-safe; off the
-     * event loop it may miss an override being applied at that moment.
+     * The idle timeouts in effect on {@code channel} (for the first reaper in its pipeline): the reaper's, or the
+     * channel's override. Thread-safe; off the event loop it may miss an override being applied at that moment.
      *
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if no reaper handler is in the channel's pipeline
      */
     public static IdleTimeouts channelTimeouts(Channel channel) {
-        return ((ReaperHandler) reaperContext(channel).handler()).settings().timeouts;
+        return ChannelControl.handler(channel).settings().timeouts;
     }
 
     /**
-     * The heartbeat in effect on {@code channel}: the reaper's, or the channel's override. Thread-safe in the same
-     * way as {@link #channelTimeouts(Channel)}.
+     * The heartbeat in effect on {@code channel} (for the first reaper in its pipeline): the reaper's, or the
+     * channel's override. Thread-safe in the same way as {@link #channelTimeouts(Channel)}.
      *
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if no reaper handler is in the channel's pipeline
      */
     public static Heartbeat channelHeartbeat(Channel channel) {
-        return ((ReaperHandler) reaperContext(channel).handler()).settings().heartbeat;
+        return ChannelControl.handler(channel).settings().heartbeat;
     }
 
-    private static ChannelHandlerContext reaperContext(Channel channel) {
-        Objects.requireNonNull(channel, "channel");
-        ChannelHandlerContext ctx = channel.pipeline().context(ReaperHandler.class);
-        if (ctx == null) {
-            throw new IllegalStateException("no IdleReaper handler in the pipeline of " + channel);
-        }
-        return ctx;
-    }
-
-    private static void onLoop(ChannelHandlerContext ctx, Runnable task) {
-        if (ctx.executor().inEventLoop()) {
-            task.run();
-        } else {
-            ctx.executor().execute(task);
-        }
-    }
-
-    /**
-     * Adds the heartbeat protocol's per-channel handlers, after {@link HeartbeatProtocol#placeAfter}: the
-     * peer-ping watch (with {@link Builder#permitPeerPings}) and the protocol's companion.
-     */
+    /** Adds the heartbeat protocol's per-channel handlers behind {@code reaperHandler}, as install() does. */
     void addWatchers(Channel ch, ChannelHandler reaperHandler) {
-        Settings s = core.settings();
-        HeartbeatProtocol protocol = s.protocol;
-        if (protocol == null) {
-            return;
-        }
-        ChannelPipeline p = ch.pipeline();
-        String after = protocol.placeAfter(p);
-        if (after != null && p.context(after) == null) {
-            after = null;
-        }
-        ChannelHandler companion = protocol.companion(ch);
-        if (companion != null) {
-            addAfter(p, after, COMPANION_NAME, companion);
-        }
-        if (s.peerPingMin > 0) {
-            addAfter(p, after, PEER_PINGS_NAME,
-                    new PeerPingWatch((ReaperHandler) reaperHandler, protocol, s.peerPingMin, core.ticker()));
-        }
-    }
-
-    private static void addAfter(ChannelPipeline p, String after, String name, ChannelHandler h) {
-        if (after == null) {
-            p.addLast(name, h);
-        } else {
-            p.addAfter(after, name, h);
-        }
+        Installer.addWatchers(core, ch, (ReaperHandler) reaperHandler);
     }
 
     ReaperCore core() {
@@ -369,37 +338,16 @@ public final class IdleReaper {
         return "IdleReaper(" + timeouts() + ", tickResolution=" + tickResolution + ")";
     }
 
-    /** Puts the reaper's handler first in each new channel's pipeline, after running the host's own handler. */
-    @ChannelHandler.Sharable
-    private static final class Installer extends ChannelInitializer<Channel> {
-        private final IdleReaper reaper;
-        private final ChannelHandler original;
-
-        Installer(IdleReaper reaper, ChannelHandler original) {
-            this.reaper = reaper;
-            this.original = original;
-        }
-
-        @Override
-        protected void initChannel(Channel ch) {
-            ChannelPipeline p = ch.pipeline();
-            // The host's initializer runs now, synchronously, so whatever it adds ends up behind the reaper.
-            p.addLast(original);
-            ChannelHandler h = reaper.newHandler();
-            p.addFirst(HANDLER_NAME, h);
-            reaper.addWatchers(ch, h);
-        }
-    }
-
     /**
      * Builds an {@link IdleReaper}. Every option has a default; each may be set once. Single values are checked
      * when set, rules that involve two options in {@link #build()}. Not thread-safe.
      */
     public static final class Builder {
-        static final Duration MIN_TICK = Duration.ofMillis(10);
-        static final Duration MAX_TICK = Duration.ofSeconds(1);
+        static final Duration MIN_TICK = IdleTimeouts.MIN_TICK;
+        static final Duration MAX_TICK = IdleTimeouts.MAX_TICK;
         static final Duration DEFAULT_GOODBYE = Duration.ofSeconds(1);
         static final Duration MAX_GOODBYE = Duration.ofSeconds(60);
+        static final Duration MIN_PEER_PING = Duration.ofMillis(1);
 
         private final IdleTimeouts.Builder timeouts = IdleTimeouts.builder();
         private boolean readIdleSet;
@@ -420,6 +368,7 @@ public final class IdleReaper {
         private HeartbeatProtocol hbProtocol;
         private Duration peerPingMin = Duration.ZERO;
         private boolean peerPingSet;
+        private Boolean heartbeatIsActivitySet;
         private Heartbeat builtHeartbeat = Heartbeat.DISABLED;
 
         private Builder() {
@@ -616,16 +565,25 @@ public final class IdleReaper {
          * proves the peer alive, not only the pong. {@code timeout} passing after a ping with nothing inbound is a
          * miss; below {@code maxMissed} the reaper pings again, at {@code maxMissed} it reaps the channel with
          * {@link ReapReason#HEARTBEAT_TIMEOUT}, after the protocol's goodbye. A silent peer is thus reaped within
-         * interval + timeout × maxMissed (plus one tick resolution). The first ping of each connection falls at a
-         * random point of the first interval, so that connections opened together do not ping together. Pings
-         * run while the channel is marked busy too, and a ping counts as outbound activity.
+         * interval + timeout × maxMissed (plus one tick resolution). A connection that has received nothing at
+         * all since it opened is first pinged at a random point of its first interval, so that connections opened
+         * together do not ping together; after its first inbound byte, a ping comes only after a whole interval
+         * with nothing inbound. Pings run while the channel is marked busy too.
+         *
+         * <p>The heartbeat proves the peer alive; it does not make the connection active. The reaper's own pings
+         * never count as activity, and where the protocol recognises its heartbeat frames
+         * ({@link HeartbeatProtocol#isHeartbeat}: WebSocket, HTTP/2 with the frame codec, {@code LineHeartbeat} with
+         * a recognised pong) neither do the peer's pings and pongs: a peer that only answers pings is still reaped
+         * by the read, write or all idle timeout. {@link #heartbeatIsActivity(boolean)} restores the other rule.
          *
          * <p>Default: none. {@code interval} {@link Duration#ZERO} sends no pings but still uses the protocol's
-         * goodbyes, companion and peer-ping recognition (for example MQTT, whose server never pings). Range:
-         * interval zero, or from the tick resolution to 30 days; timeout from the tick resolution to below the
-         * interval; maxMissed 1 to {@value Heartbeat#MAX_MISSED}. In {@link #build()}: the timeout must be less
-         * than the interval, and interval + timeout × maxMissed must not exceed the read or all idle timeout that
-         * it protects, unless that timeout is disabled.
+         * goodbyes, companion and peer-ping recognition (for example MQTT, whose server never pings); then
+         * {@code timeout} must be zero and {@code maxMissed} 1. Range: interval zero, or from the tick resolution to
+         * 30 days; timeout from the tick resolution to below the interval; maxMissed 1 to
+         * {@value Heartbeat#MAX_MISSED}. In {@link #build()}: the timeout must be less than the interval, and
+         * interval + timeout × maxMissed must not exceed the read or all idle timeout that it protects, unless that
+         * timeout is disabled; the protocol's run-time needs ({@link HeartbeatProtocol#checkAvailable()}, such as
+         * Netty's optional codec module) must be on the class path.
          *
          * @throws NullPointerException if {@code interval}, {@code timeout} or {@code protocol} is null
          * @throws IllegalArgumentException if a duration is negative or longer than 30 days, or {@code maxMissed}
@@ -634,10 +592,7 @@ public final class IdleReaper {
          */
         public Builder heartbeat(Duration interval, Duration timeout, int maxMissed, HeartbeatProtocol protocol) {
             Checks.notSetTwice(hbProtocol != null, "heartbeat", builtHeartbeatText());
-            Checks.timeout("heartbeat interval", interval);
-            Checks.timeout("heartbeat timeout", timeout);
-            Checks.range("heartbeat maxMissed", maxMissed, 1, Heartbeat.MAX_MISSED);
-            Objects.requireNonNull(protocol, "protocol");
+            Heartbeat.checkValues(interval, timeout, maxMissed, protocol);
             hbInterval = interval;
             hbTimeout = timeout;
             hbMaxMissed = maxMissed;
@@ -660,17 +615,37 @@ public final class IdleReaper {
          * with {@link ReapReason#PING_ABUSE}, after the protocol's goodbye (HTTP/2: GOAWAY ENHANCE_YOUR_CALM
          * {@code too_many_pings}). Pings are recognised by {@link HeartbeatProtocol#isPeerPing(Object)}, in a
          * small handler placed after the protocol's decoder; acknowledgements of the reaper's own pings never
-         * count. Default {@link Duration#ZERO}: not enforced. Range: zero, or from 1 ms to 30 days. Needs
-         * {@link #heartbeat}.
+         * count. Default {@link Duration#ZERO}: not enforced. Range: zero, or from 1 ms to 30 days. In
+         * {@link #build()}: needs a {@link #heartbeat} whose protocol recognises peer pings
+         * ({@link HeartbeatProtocol#recognizesPeerPings()}).
          *
          * @throws NullPointerException if {@code minInterval} is null
-         * @throws IllegalArgumentException if {@code minInterval} is negative or longer than 30 days
+         * @throws IllegalArgumentException if {@code minInterval} is negative, between zero and 1 ms, or longer
+         *     than 30 days
          * @throws IllegalStateException if it was already set
          */
         public Builder permitPeerPings(Duration minInterval) {
             Checks.notSetTwice(peerPingSet, "permitPeerPings", peerPingMin);
             peerPingMin = Checks.timeout("permitPeerPings", minInterval);
+            if (!minInterval.isZero()) {
+                Checks.range("permitPeerPings", minInterval, MIN_PEER_PING, Checks.MAX_TIMEOUT);
+            }
             peerPingSet = true;
+            return this;
+        }
+
+        /**
+         * Whether the heartbeat frames a protocol recognises (the peer's pings and pongs) count as activity after
+         * all, so that a peer that answers pings, or pings, keeps an idle connection open: the rule of Armeria's
+         * {@code keepAliveOnPing}. Default false: they prove the peer alive and do not reset the idle timers, as
+         * gRPC's {@code maxConnectionIdle} and Armeria's {@code idleTimeout} have it. Without a protocol that
+         * recognises its frames every byte counts as activity either way.
+         *
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder heartbeatIsActivity(boolean countsAsActivity) {
+            Checks.notSetTwice(heartbeatIsActivitySet != null, "heartbeatIsActivity", heartbeatIsActivitySet);
+            heartbeatIsActivitySet = countsAsActivity;
             return this;
         }
 
@@ -678,16 +653,27 @@ public final class IdleReaper {
          * Builds the reaper.
          *
          * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
-         *     heartbeat rule (timeout below interval, bound inside the idle timeouts) is broken
-         * @throws IllegalStateException if {@link #permitPeerPings} is set without a {@link #heartbeat}
+         *     heartbeat rule (timeout below interval, no timeout or misses without pings, bound inside the idle
+         *     timeouts) is broken
+         * @throws IllegalStateException if {@link #permitPeerPings} is set without a {@link #heartbeat} whose
+         *     protocol recognises peer pings, or the protocol's run-time needs are missing from the class path
          */
         public IdleReaper build() {
             IdleTimeouts t = timeouts.build();
             Heartbeat hb = hbProtocol == null ? Heartbeat.DISABLED
                     : Heartbeat.of(hbInterval, hbTimeout, hbMaxMissed, hbProtocol);
-            if (!peerPingMin.isZero() && hbProtocol == null) {
-                throw new IllegalStateException(
-                        "permitPeerPings needs a heartbeat protocol to recognise pings: call heartbeat(...)");
+            if (!peerPingMin.isZero()) {
+                if (hbProtocol == null) {
+                    throw new IllegalStateException(
+                            "permitPeerPings needs a heartbeat protocol to recognise pings: call heartbeat(...)");
+                }
+                if (!hbProtocol.recognizesPeerPings()) {
+                    throw new IllegalStateException("permitPeerPings needs a heartbeat protocol that recognises the "
+                            + "peer's pings, and " + hbProtocol + " recognises none");
+                }
+            }
+            if (hbProtocol != null) {
+                hbProtocol.checkAvailable();
             }
             Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb);
             t.checkAgainstTick(tick);
@@ -695,32 +681,18 @@ public final class IdleReaper {
             hb.checkFitsInside(t);
             builtHeartbeat = hb;
             if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings()) {
-                log.info("IdleReaper built with every idle timer disabled; enable one with updateTimeouts(...)");
+                log.info("IdleReaper built with every idle timer disabled; enable one with updateTimeouts(...) "
+                        + "(timeouts from the tick resolution, {})", tick);
             }
             return new IdleReaper(this, t, tick);
         }
 
-        /** A tenth of the smallest enabled timeout or heartbeat timeout, between 10 ms and 1 s. */
+        /**
+         * The tick resolution a reaper chooses when none is set: a tenth of the smallest enabled timeout or
+         * heartbeat timeout, between 10 ms and 1 s; 100 ms when nothing is enabled.
+         */
         static Duration defaultTick(IdleTimeouts t, Heartbeat hb) {
-            Duration d = defaultTick(t);
-            if (hb.pings()) {
-                Duration h = defaultTick(IdleTimeouts.builder().readIdle(hb.timeout()).build());
-                return h.compareTo(d) < 0 ? h : d;
-            }
-            return d;
-        }
-
-        /** A tenth of the smallest enabled timeout, between 10 ms and 1 s. */
-        static Duration defaultTick(IdleTimeouts t) {
-            Duration smallest = t.smallestEnabled();
-            if (smallest.isZero()) {
-                return MAX_TICK;
-            }
-            Duration tenth = smallest.dividedBy(10);
-            if (tenth.compareTo(MIN_TICK) < 0) {
-                return MIN_TICK;
-            }
-            return tenth.compareTo(MAX_TICK) > 0 ? MAX_TICK : tenth;
+            return t.defaultTickResolution(hb.pings() ? hb.timeout() : Duration.ZERO);
         }
     }
 }

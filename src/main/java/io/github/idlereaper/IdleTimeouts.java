@@ -16,6 +16,15 @@ import java.util.Objects;
  */
 public final class IdleTimeouts {
 
+    /** The finest and the coarsest tick resolution a reaper accepts. */
+    static final Duration MIN_TICK = Duration.ofMillis(10);
+    static final Duration MAX_TICK = Duration.ofSeconds(1);
+    /**
+     * The tick resolution of a reaper built with every timer off: fine enough for timeouts from 100 ms that
+     * {@link IdleReaper#updateTimeouts} may enable later, at twenty wheel runs a second per event loop.
+     */
+    static final Duration IDLE_TICK = Duration.ofMillis(100);
+
     /** All four timers disabled. */
     public static final IdleTimeouts DISABLED = new Builder().build();
 
@@ -75,6 +84,29 @@ public final class IdleTimeouts {
             }
         }
         return min;
+    }
+
+    /**
+     * The tick resolution a reaper built with these timeouts chooses when its builder sets none: a tenth of the
+     * smallest enabled timeout (or of {@code heartbeatTimeout}, if smaller and not zero), between 10 ms and 1 s;
+     * 100 ms when nothing is enabled, so that timeouts from 100 ms can be enabled later.
+     *
+     * @param heartbeatTimeout the heartbeat's timeout, or {@link Duration#ZERO} for no pings
+     * @throws NullPointerException if {@code heartbeatTimeout} is null
+     */
+    public Duration defaultTickResolution(Duration heartbeatTimeout) {
+        Duration smallest = smallestEnabled();
+        if (!heartbeatTimeout.isZero() && (smallest.isZero() || heartbeatTimeout.compareTo(smallest) < 0)) {
+            smallest = heartbeatTimeout;
+        }
+        if (smallest.isZero()) {
+            return IDLE_TICK;
+        }
+        Duration tenth = smallest.dividedBy(10);
+        if (tenth.compareTo(MIN_TICK) < 0) {
+            return MIN_TICK;
+        }
+        return tenth.compareTo(MAX_TICK) > 0 ? MAX_TICK : tenth;
     }
 
     /** Checks every enabled timeout against the tick resolution that will drive it. */

@@ -13,18 +13,27 @@ package io.github.idlereaper;
  * in an int field: one load, one store, no clock read. A stamp {@code s} says "the activity happened after tick
  * {@code s} was processed and before tick {@code s + 1} was", so the wheel turns it into a strict upper bound on
  * the activity's real time with {@link #upperBound(int)}: the start of tick {@code s + 1} plus how late that tick
- * was processed. How late each tick ran is kept tick by tick for the last {@code BUCKETS} ticks, per block of 16
- * ticks for the last 16384 ticks, and as one maximum beyond that, so a stall of the loop (a GC pause, a blocked
- * handler) can make a reap late but never early.
+ * was processed. How late each tick ran is kept at four levels of coarseness: tick by tick for the last
+ * {@code BUCKETS} ticks, then the largest delay per block of 2<sup>4</sup>, 2<sup>14</sup> and 2<sup>24</sup> ticks,
+ * which together cover the whole 31-bit stamp range. So a stall of the loop (a GC pause, a blocked handler) can make
+ * a reap late but never early, and a stall only ever weighs on stamps from its own blocks: nothing is remembered
+ * for the life of the process.
  *
  * <h2>Buckets</h2>
  * An entry is placed in the bucket of the tick in which its deadline falls, at most {@code BUCKETS - 1} ticks
  * ahead; an entry whose deadline is further away is visited at that horizon and placed again. A visit that comes
  * before the deadline (the tick ran earlier than it) finds nothing due, since every entry checks its own
  * deadlines, and parks the entry in one of {@link #SLOTS} parts of the current tick, which a one-off task visits
- * at that part's end. No entry carries a deadline field. Due entries go to a backlog that is drained in slices
- * of about a millisecond or {@link #SLICE_CLOSES} closes, so that a burst of expiries never holds up the loop's
- * I/O.
+ * at that part's end. Due entries go to a backlog that is drained in slices of about a millisecond or
+ * {@link #SLICE_CLOSES} closes, so that a burst of expiries never holds up the loop's I/O.
+ *
+ * <h2>Visits only move earlier</h2>
+ * Each entry remembers the tick it will be visited at ({@link WheelEntry#visit}). Between visits, the only way to
+ * move it is {@link #visitBy(WheelEntry, long)}, which brings the visit earlier and never postpones it: a deadline
+ * that appears between visits (a stall that starts, the end of a busy period, a new override) can shorten the
+ * wait, and no timer can push back another's. A visit itself computes the entry's earliest armed deadline from
+ * the entry's own state; a {@code visitBy} that comes during the entry's own visit (from an event that the visit
+ * caused) is folded into that result, and an entry that leaves the wheel during its own visit is not placed again.
  *
  * <p>Not thread-safe: confined to its event loop.
  */
@@ -36,9 +45,10 @@ final class LoopWheel implements Runnable {
     static final int BUCKETS = 512;
     private static final int BUCKET_MASK = BUCKETS - 1;
     private static final int STAMP_MASK = Integer.MAX_VALUE;
-    private static final int BLOCK_SHIFT = 4;
-    private static final int BLOCKS = 1024;
-    private static final int BLOCK_MASK = BLOCKS - 1;
+    /** The delay record's levels: a level keeps the largest delay per block of {@code 1 << shift} ticks. */
+    private static final int[] LEVEL_SHIFT = {0, 4, 14, 24};
+    /** Blocks per level; the last level spans 2^31 ticks, the whole stamp range. */
+    private static final int[] LEVEL_BLOCKS = {BUCKETS, 1024, 1024, 128};
     /** Entries processed between two clock reads while draining the backlog (a reap costs some microseconds). */
     private static final int SLICE_CHECK = 8;
     /**
@@ -75,11 +85,10 @@ final class LoopWheel implements Runnable {
     private int slotsPending;
     /** The drain's continuation is scheduled and has not run yet. */
     private boolean continuing;
-    /** How late each of the last {@code BUCKETS} ticks ran, by tick; older ticks fall back to their block. */
-    private final long[] tickDelay = new long[BUCKETS];
-    private final long[] blockDelay = new long[BLOCKS];
-    private long lastBlock = -1;
-    private long evictedDelay;
+    /** How late ticks ran: per level, the largest delay of each of its recent blocks (level 0: tick by tick). */
+    private final long[][] levelDelay = new long[LEVEL_SHIFT.length][];
+    /** Per level, the block its last record went to, or -1. */
+    private final long[] lastBlock = new long[LEVEL_SHIFT.length];
 
     /** The last processed tick. */
     private long done;
@@ -87,6 +96,12 @@ final class LoopWheel implements Runnable {
     int stamp;
 
     private int size;
+    /** The entry whose {@link WheelEntry#expire} is running, or null. */
+    private WheelEntry visiting;
+    /** The earliest {@link #visitBy} asked for {@link #visiting} during its visit, or {@code Long.MAX_VALUE}. */
+    private long visitingBy;
+    /** {@link #visiting} left the wheel during its own visit. */
+    private boolean visitingLeft;
     /** Closes counted by entries in the current slice ({@link #countClose()}). */
     private int closes;
     private Runnable stopTicking;
@@ -110,6 +125,10 @@ final class LoopWheel implements Runnable {
         this.slotNanos = Math.max(1, tickNanos / SLOTS);
         this.afterRun = afterRun;
         this.origin = ticker.read();
+        for (int i = 0; i < LEVEL_SHIFT.length; i++) {
+            levelDelay[i] = new long[LEVEL_BLOCKS[i]];
+            lastBlock[i] = -1;
+        }
         for (int i = 0; i < BUCKETS; i++) {
             WheelEntry s = new Sentinel();
             s.prev = s;
@@ -161,6 +180,9 @@ final class LoopWheel implements Runnable {
 
     /** Removes {@code e} for good. Idempotent only in the sense that an unlinked entry is just uncounted. */
     void unregister(WheelEntry e) {
+        if (e == visiting) {
+            visitingLeft = true;
+        }
         unlink(e);
         if (--size == 0) {
             stop();
@@ -170,10 +192,29 @@ final class LoopWheel implements Runnable {
         }
     }
 
-    /** Moves a registered entry to a new deadline. */
-    void reschedule(WheelEntry e, long deadline) {
-        unlink(e);
-        place(e, deadline);
+    /**
+     * Brings {@code e}'s next visit to no later than {@code deadline}'s tick; never postpones it. O(1), no
+     * allocation. During {@code e}'s own visit the request is folded into the visit's result. An entry that is not
+     * in the wheel is left alone. Every timer that starts between visits goes through here.
+     */
+    void visitBy(WheelEntry e, long deadline) {
+        if (e == visiting) {
+            if (deadline - visitingBy < 0) {
+                visitingBy = deadline;
+            }
+            return;
+        }
+        if (e.prev == null) {
+            return;
+        }
+        // Ticks ahead of the last processed one: at most BUCKETS - 1 for a bucket, zero or less for an entry in
+        // the backlog or a slot (due now), in the 31-bit stamp arithmetic.
+        int ahead = ((e.visit - (int) done) << 1) >> 1;
+        long t = tickFor(deadline);
+        if (ahead > 0 && t < done + ahead) {
+            unlink(e);
+            link(e, t);
+        }
     }
 
     /** Moves every registered entry to the backlog, so each is visited (in slices) as soon as possible. */
@@ -181,6 +222,10 @@ final class LoopWheel implements Runnable {
         spliceSlotsToBacklog();
         for (WheelEntry head : buckets) {
             spliceToBacklog(head);
+        }
+        int now = (int) done & STAMP_MASK;
+        for (WheelEntry e = backlog.next; e != backlog; e = e.next) {
+            e.visit = now;
         }
         continueLater();
     }
@@ -199,18 +244,19 @@ final class LoopWheel implements Runnable {
         return tickStart(t) + delayOf(t);
     }
 
-    /**
-     * How many ticks {@code time} lies after the start of the (recent) tick stamped {@code stamp}, rounded up: 0
-     * at that start exactly, 1 within the tick. Never negative.
-     */
-    long ticksIntoTick(int stamp, long time) {
-        long d = time - tickStart(tickOf(stamp));
-        return d <= 0 ? 0 : (d + tickNanos - 1) / tickNanos;
+    /** How far {@code time} lies after the start of the (recent) tick stamped {@code stamp}, in nanos. */
+    long nanosIntoTick(int stamp, long time) {
+        return time - tickStart(tickOf(stamp));
     }
 
     /** The start of the tick {@code ticks} after the (recent) tick stamped {@code stamp}. */
     long tickStartAfter(int stamp, long ticks) {
         return tickStart(tickOf(stamp) + ticks);
+    }
+
+    /** The stamp {@code ticks} before the last processed tick (a stamp from the past, for a backdated start). */
+    int stampBefore(long ticks) {
+        return (int) (done - ticks) & STAMP_MASK;
     }
 
     /** The absolute number of the recent tick stamped {@code stamp}: at most {@link #done}. */
@@ -287,14 +333,26 @@ final class LoopWheel implements Runnable {
         int toSchedule = 0;
         while ((e = backlog.next) != backlog) {
             unlink(e);
-            long next = e.expire(this, now);
-            if (next != DETACH && !e.linked()) {
+            visiting = e;
+            visitingBy = Long.MAX_VALUE;
+            visitingLeft = false;
+            long next;
+            try {
+                next = e.expire(this, now);
+            } finally {
+                visiting = null;
+            }
+            if (next != DETACH && !visitingLeft) {
+                if (visitingBy != Long.MAX_VALUE && visitingBy - next < 0) {
+                    next = visitingBy;
+                }
                 // Visited before a deadline that comes before the next tick's start (entries are placed at the
                 // tick in which their deadline falls): wait in a slot of this tick, not for the next tick.
                 long into = next - tickStart(done);
                 long slot = into > 0 ? (into + slotNanos - 1) / slotNanos : SLOTS;
                 if (slot < SLOTS) {
                     linkBefore(slots[(int) slot], e);
+                    e.visit = (int) done & STAMP_MASK;
                     toSchedule |= 1 << slot;
                 } else {
                     place(e, next);
@@ -335,54 +393,66 @@ final class LoopWheel implements Runnable {
     }
 
     private void place(WheelEntry e, long deadline) {
-        // The tick in which the deadline falls, not the first one after it: a deadline taken from an upper bound
-        // lies just after a tick's start (the bound includes how late a tick ran), and the ceiling put every such
-        // entry a whole tick late. If the tick runs before the deadline, the visit finds nothing due (every visit
-        // checks its own deadlines) and the entry waits in a slot of that tick (see drain).
+        link(e, tickFor(deadline));
+    }
+
+    /**
+     * The tick whose bucket an entry due at {@code deadline} goes to: the tick in which the deadline falls, not the
+     * first one after it (a deadline taken from an upper bound lies just after a tick's start, since the bound
+     * includes how late a tick ran, and the ceiling put every such entry a whole tick late; if the tick runs before
+     * the deadline, the visit finds nothing due and the entry waits in a slot of that tick, see drain), within the
+     * next tick and the horizon.
+     */
+    private long tickFor(long deadline) {
         long t = Math.floorDiv(deadline - origin, tickNanos);
         if (t <= done) {
-            t = done + 1;
-        } else if (t > done + BUCKETS - 1) {
-            t = done + BUCKETS - 1;
+            return done + 1;
         }
-        linkBefore(buckets[(int) t & BUCKET_MASK], e);
+        return Math.min(t, done + BUCKETS - 1);
+    }
+
+    private void link(WheelEntry e, long tick) {
+        linkBefore(buckets[(int) tick & BUCKET_MASK], e);
+        e.visit = (int) tick & STAMP_MASK;
     }
 
     private long tickStart(long t) {
         return origin + t * tickNanos;
     }
 
+    /** How late tick {@code t} ran, at the finest level that still remembers it. */
     private long delayOf(long t) {
-        if (done - t < BUCKETS) {
-            return tickDelay[(int) t & BUCKET_MASK];
+        int last = LEVEL_SHIFT.length - 1;
+        for (int i = 0; i < last; i++) {
+            int shift = LEVEL_SHIFT[i];
+            if ((done >> shift) - (t >> shift) < LEVEL_BLOCKS[i]) {
+                return levelDelay[i][(int) (t >> shift) & (LEVEL_BLOCKS[i] - 1)];
+            }
         }
-        long block = t >> BLOCK_SHIFT;
-        if ((done >> BLOCK_SHIFT) - block < BLOCKS) {
-            return blockDelay[(int) block & BLOCK_MASK];
-        }
-        return evictedDelay;
+        // The last level spans the whole stamp range: no stamp can be older.
+        return levelDelay[last][(int) (t >> LEVEL_SHIFT[last]) & (LEVEL_BLOCKS[last] - 1)];
     }
 
-    /** Records how late ticks {@code from..to} ran; within a block the first of them ran the latest. */
+    /**
+     * Records how late ticks {@code from..to} ran, at every level; within a block the first of them ran the
+     * latest. Ticks older than a level's span are not recorded there (no stamp can refer to them through it).
+     */
     private void recordDelays(long from, long to, long now) {
-        for (long t = Math.max(from, to - BUCKETS + 1); t <= to; t++) {
-            tickDelay[(int) t & BUCKET_MASK] = now - tickStart(t);
-        }
-        long oldest = ((to >> BLOCK_SHIFT) - BLOCKS + 1) << BLOCK_SHIFT;
-        if (from < oldest) {
-            evictedDelay = Math.max(evictedDelay, now - tickStart(from));
-            from = oldest;
-        }
-        for (long t = from; t <= to; t = ((t >> BLOCK_SHIFT) + 1) << BLOCK_SHIFT) {
-            long block = t >> BLOCK_SHIFT;
-            int slot = (int) block & BLOCK_MASK;
-            long delay = now - tickStart(t);
-            if (block != lastBlock) {
-                evictedDelay = Math.max(evictedDelay, blockDelay[slot]);
-                blockDelay[slot] = delay;
-                lastBlock = block;
-            } else if (delay > blockDelay[slot]) {
-                blockDelay[slot] = delay;
+        for (int i = 0; i < LEVEL_SHIFT.length; i++) {
+            int shift = LEVEL_SHIFT[i];
+            int blocks = LEVEL_BLOCKS[i];
+            long[] delays = levelDelay[i];
+            long first = Math.max(from, ((to >> shift) - blocks + 1) << shift);
+            for (long t = first; t <= to; t = ((t >> shift) + 1) << shift) {
+                long block = t >> shift;
+                int slot = (int) block & (blocks - 1);
+                long delay = now - tickStart(t);
+                if (block != lastBlock[i]) {
+                    delays[slot] = delay;
+                    lastBlock[i] = block;
+                } else if (delay > delays[slot]) {
+                    delays[slot] = delay;
+                }
             }
         }
     }
@@ -392,10 +462,12 @@ final class LoopWheel implements Runnable {
         long cur = Math.floorDiv(now - origin, tickNanos);
         if (cur > done) {
             // No entry holds a stamp from the idle gap, so its ticks need no delay record; forget the last era's.
-            java.util.Arrays.fill(tickDelay, 0);
+            for (int i = 0; i < LEVEL_SHIFT.length; i++) {
+                java.util.Arrays.fill(levelDelay[i], 0);
+                lastBlock[i] = -1;
+            }
             done = cur;
             stamp = (int) cur & STAMP_MASK;
-            lastBlock = -1;
         }
         long initialDelay = Math.max(0, tickStart(done + 1) - now);
         stopTicking = scheduler.startPeriodic(this, initialDelay, tickNanos);

@@ -120,11 +120,7 @@ final class Main {
             IdleTimeouts t = timeouts.build();
             if (tick == null) {
                 // The builder's rule: a tenth of the smallest timeout, heartbeat timeout included.
-                tick = HostDoctor.defaultTick(t);
-                if (!hbInterval.isZero()) {
-                    Duration h = HostDoctor.defaultTick(IdleTimeouts.builder().readIdle(hbTimeout).build());
-                    tick = h.compareTo(tick) < 0 ? h : tick;
-                }
+                tick = t.defaultTickResolution(hbInterval.isZero() ? Duration.ZERO : hbTimeout);
             }
             t.checkAgainstTick(tick);
             HostDoctor.Setup setup = new HostDoctor.Setup(t, tick, kernel, hbInterval, hbTimeout, hbMissed);

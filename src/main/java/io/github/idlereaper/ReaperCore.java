@@ -35,6 +35,15 @@ final class ReaperCore {
     private volatile Heartbeat heartbeat = Heartbeat.DISABLED;
     private volatile long peerPingMinNanos;
 
+    /** Whether recognised heartbeat frames count as activity after all (the builder's heartbeatIsActivity). */
+    private volatile boolean heartbeatIsActivity;
+    /** Warnings given once per reaper (a racy check: at worst a second line). */
+    volatile boolean warnedInstalledTwice;
+    volatile boolean warnedUnanchored;
+    volatile boolean warnedNotFirst;
+    volatile boolean warnedPingFailure;
+    volatile boolean warnedNotReady;
+
     private final ConcurrentHashMap<EventExecutor, LoopWheel> wheels = new ConcurrentHashMap<>();
     private final LongAdder open = new LongAdder();
     private final LongAdder opened = new LongAdder();
@@ -85,7 +94,7 @@ final class ReaperCore {
 
     /** Replaces the timeouts; every wheel then visits its entries at once so they take the new values. */
     void update(IdleTimeouts timeouts) {
-        settings = new Settings(timeouts, heartbeat, peerPingMinNanos, tickNanos);
+        settings = new Settings(timeouts, heartbeat, peerPingMinNanos, tickNanos, null);
         for (var e : wheels.entrySet()) {
             LoopWheel w = e.getValue();
             e.getKey().execute(w::revisitAll);
@@ -96,12 +105,87 @@ final class ReaperCore {
     void heartbeat(Heartbeat hb, long peerPingMinNanos) {
         this.heartbeat = hb;
         this.peerPingMinNanos = peerPingMinNanos;
-        this.settings = new Settings(settings.timeouts, hb, peerPingMinNanos, tickNanos);
+        this.settings = new Settings(settings.timeouts, hb, peerPingMinNanos, tickNanos, null);
     }
 
-    /** The per-channel settings for {@code timeouts} and {@code hb}, with this reaper's peer-ping rule. */
-    Settings settingsFor(IdleTimeouts timeouts, Heartbeat hb) {
-        return new Settings(timeouts, hb, peerPingMinNanos, tickNanos);
+    /**
+     * The per-channel settings for {@code timeouts} and {@code hb}, with this reaper's peer-ping rule, derived from
+     * the reaper's {@code base}.
+     */
+    Settings settingsFor(IdleTimeouts timeouts, Heartbeat hb, Settings base) {
+        return new Settings(timeouts, hb, peerPingMinNanos, tickNanos, base);
+    }
+
+    /**
+     * Warns once per reaper when {@code h} is not first in {@code ch}'s pipeline (behind another reaper's handler
+     * is fine): a handler ahead of it writes and transforms bytes that the reaper then cannot see, so outbound
+     * progress, and with it write stall, write idle and all idle, cannot be measured.
+     */
+    void checkFirst(Channel ch, ReaperHandler h) {
+        io.netty.channel.ChannelHandler first = ch.pipeline().first();
+        if (first == h || first instanceof ReaperHandler || warnedNotFirst) {
+            return;
+        }
+        warnedNotFirst = true;
+        log.warn("the IdleReaper handler is not first in the pipeline of {} (first: {}): a handler ahead of it "
+                + "hides outbound bytes, so writeStallTimeout, writeIdleTimeout and allIdleTimeout cannot measure "
+                + "progress; add it with addFirst, or use install() (logged once per reaper)", ch,
+                first == null ? "none" : first.getClass().getName());
+    }
+
+    /** The listener for a ping write that has not succeeded yet. */
+    io.netty.channel.ChannelFutureListener pingFailed(HeartbeatProtocol protocol) {
+        return HeartbeatLogic.failureLogger(this, protocol);
+    }
+
+    /** Logs a failed ping: at WARN the first time for this reaper, at DEBUG after that. */
+    void logPingFailure(Channel ch, HeartbeatProtocol protocol, Throwable cause) {
+        if (!warnedPingFailure) {
+            warnedPingFailure = true;
+            log.warn("{} the ping of {} failed to write: {} (logged once per reaper at WARN, then at DEBUG; is the "
+                    + "protocol's encoder in the pipeline?)", ch, protocol, cause.toString());
+        } else if (log.isDebugEnabled()) {
+            log.debug("{} the ping of {} failed to write: {}", ch, protocol, cause.toString());
+        }
+    }
+
+    boolean heartbeatIsActivity() {
+        return heartbeatIsActivity;
+    }
+
+    void heartbeatIsActivity(boolean b) {
+        heartbeatIsActivity = b;
+    }
+
+    /** Warns once per reaper that install() found the host had added this reaper's handler itself. */
+    void warnInstalledTwice(Channel ch) {
+        if (!warnedInstalledTwice) {
+            warnedInstalledTwice = true;
+            log.warn("{} already has this IdleReaper's handler (the host's initializer added reaper.newHandler()) "
+                    + "and install() wraps that initializer too: the host's handler is kept and install() adds "
+                    + "none; use one of the two (logged once per reaper)", ch);
+        }
+    }
+
+    /** Warns once per reaper that a protocol's watch found no handler to go behind. */
+    void warnUnanchored(Channel ch, HeartbeatProtocol protocol, String after) {
+        if (!warnedUnanchored) {
+            warnedUnanchored = true;
+            log.warn("{} {} found no decoder to watch after in the pipeline ({}): the peer's pings are not "
+                    + "recognised there, and heartbeat frames count as activity (logged once per reaper)", ch,
+                    protocol, after == null ? "placeAfter gave none" : "no handler named " + after);
+        }
+    }
+
+    /** Warns once per reaper that a protocol has not been ready to ping a channel for several intervals. */
+    void warnNotReady(Channel ch, Settings s) {
+        if (warnedNotReady) {
+            return;
+        }
+        warnedNotReady = true;
+        log.warn("{} {} has not been ready to ping for {} intervals of {}ms: is its codec in the pipeline? Until it "
+                + "is ready the heartbeat does not probe this channel (logged once per reaper)", ch, s.protocol,
+                HeartbeatLogic.NOT_READY_WARN, TimeUnit.NANOSECONDS.toMillis(s.pingInterval));
     }
 
     /** The wheel of {@code executor}, made on first use and dropped when the executor terminates. */
@@ -199,7 +283,7 @@ final class ReaperCore {
                 parts.append(parts.length() == 0 ? "" : ", ").append(r).append('=').append(delta);
             }
         }
-        return "reaped " + total + " connections in the last " + TimeUnit.NANOSECONDS.toSeconds(SUMMARY_NANOS)
+        return "reaped " + total + (total == 1 ? " connection" : " connections") + " in the last " + TimeUnit.NANOSECONDS.toSeconds(SUMMARY_NANOS)
                 + "s (" + parts + "); " + open.sum() + " open";
     }
 }

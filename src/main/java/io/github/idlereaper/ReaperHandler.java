@@ -1,116 +1,135 @@
 package io.github.idlereaper;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufHolder;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPipelineException;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.FileRegion;
-import io.netty.util.internal.SystemPropertyUtil;
 import java.time.Duration;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The reaper's pipeline handler: first in the pipeline, one per channel, and its own {@link LoopWheel} entry.
  *
- * <p>On the hot paths it only stores the wheel's stamp: a read stores it in {@code readStamp}, a write in
- * {@code writeStamp} and adds the message's size to {@code ledger}. Everything else happens lazily when the wheel
- * visits the entry ({@link #expire}): the stamps become upper bounds on real time, the outbound buffer is sampled
- * for progress, and the earliest timer that has run out reaps the channel.
+ * <h2>Two clocks</h2>
+ * <ul>
+ *   <li><b>Liveness</b> ({@link #liveStamp}): any inbound byte, a pong included. The heartbeat and the dead-peer
+ *       report read it.</li>
+ *   <li><b>Activity</b> ({@link #readStamp}, {@link #writeStamp}): application messages either way, and the end of
+ *       work in flight. The idle timers read it. While the protocol's {@link HeartbeatWatch} recognises heartbeat
+ *       frames ({@link #SPLIT}), the watch stamps activity for every other message; otherwise every byte counts as
+ *       both.</li>
+ * </ul>
  *
- * <p>The fields are kept few on purpose (the whole object is 64 bytes with compressed oops), because one lives
- * for every connection. Confined to the channel's event loop.
+ * <p>On the hot paths it only stores the wheel's stamp: a read stores it in {@code liveStamp} (and, without a
+ * watch, in {@code readStamp}), a write in {@code writeStamp} and adds the message's size to {@code ledger}.
+ * Everything else happens lazily when the wheel visits the entry ({@link #expire}): the stamps become upper bounds
+ * on real time, the outbound buffer is sampled for progress ({@link OutboundProgress}), the heartbeat runs
+ * ({@link HeartbeatLogic}), and the earliest timer that has run out reaps the channel.
+ *
+ * <p>Every deadline that appears between visits (a stall that starts at a flush, the end of a busy period, an
+ * override) brings the visit earlier through {@link LoopWheel#visitBy}; nothing postpones a visit.
+ *
+ * <p>The fields are kept few on purpose (the whole object is 64 bytes with compressed oops), because one lives for
+ * every connection. Confined to the channel's event loop.
  */
 final class ReaperHandler extends WheelEntry {
 
-    private static final Logger log = LoggerFactory.getLogger(ReaperHandler.class);
-
-    /** Netty adds this to every outbound message's size in its pending-bytes count; so must the ledger. */
-    private static final int ENTRY_OVERHEAD =
-            SystemPropertyUtil.getInt("io.netty.transport.outboundBufferEntrySizeOverhead", 96);
-    /** Netty's default size estimate for a message it does not know. */
-    private static final int UNKNOWN_SIZE = 8;
+    private static final Logger log = LoggerFactory.getLogger(IdleReaper.class);
 
     // Bits of `state`.
-    /** Counted by the wheel and the stats. */
-    private static final int REGISTERED = 1;
+    /** Counted as open in the stats; cleared when the channel closes. */
+    static final int COUNTED = 1;
     /** No flushed bytes were pending at the last sample. */
-    private static final int OUT_EMPTY = 1 << 1;
+    static final int OUT_EMPTY = 1 << 1;
     /** Reaped: the goodbye is being flushed, and the next visit closes the channel regardless. */
-    private static final int REAPING = 1 << 2;
-    /** Was registered once; never registers again. */
-    private static final int RETIRED = 1 << 3;
+    static final int REAPING = 1 << 2;
+    /** Was counted once; never counts again. */
+    static final int RETIRED = 1 << 3;
     /** The kernel gave up on the peer (ETIMEDOUT) and the reaper counted it as {@link ReapReason#DEAD_PEER}. */
-    private static final int DEAD_PEER = 1 << 4;
+    static final int DEAD_PEER = 1 << 4;
     /**
      * Heartbeat phase, bits 5..7: 0 while ACTIVE; n (1 to {@link Heartbeat#MAX_MISSED}) while PROBING, with n pings
      * sent since the last inbound byte.
      */
-    private static final int PINGS_SHIFT = 5;
-    private static final int PINGS_MASK = 7 << PINGS_SHIFT;
-    private static final int PING_ONE = 1 << PINGS_SHIFT;
+    static final int PINGS_SHIFT = 5;
+    static final int PINGS_MASK = 7 << PINGS_SHIFT;
     /**
-     * Bits 8..9, with {@code pingTick}: when the last ping left (while PROBING) or when the reap's goodbye was
-     * written (while REAPING), as that many ticks into the tick {@code pingTick} (0 when exactly at its start), so
-     * a miss or the goodbye's forced close comes at that tick start plus its timeout, not one tick later.
-     * {@link #MARK_LAG_LATE} when the moment was later than that (a stalled loop), and the stamp's upper bound
-     * applies.
+     * Bits 8..11. While PROBING or REAPING, with {@code pingTick}: how far into the tick {@code pingTick} the last
+     * ping left or the goodbye was written, in eighths of a tick rounded up (0 to 8), so that a miss or the
+     * goodbye's forced close comes within an eighth of a tick of its real time; {@link HeartbeatLogic#MARK_LATE}
+     * when the moment was later than that tick (a stalled loop), and the stamp's upper bound applies. While ACTIVE:
+     * how many pings in a row the protocol was not ready to send (up to 15).
      */
-    private static final int MARK_LAG_SHIFT = 8;
-    private static final int MARK_LAG_LATE = 3;
-    private static final int MARK_LAG_MASK = MARK_LAG_LATE << MARK_LAG_SHIFT;
-    private static final int BUSY_SHIFT = 10;
-    private static final int BUSY_ONE = 1 << BUSY_SHIFT;
-    private static final int BUSY_MAX = Integer.MAX_VALUE >>> BUSY_SHIFT;
+    static final int MARK_SHIFT = 8;
+    static final int MARK_MASK = 15 << MARK_SHIFT;
+    /** In its event loop's wheel (an open channel leaves it while deregistered from its loop). */
+    static final int IN_WHEEL = 1 << 12;
+    /** A {@link HeartbeatWatch} stamps activity: liveness apart from activity. */
+    static final int SPLIT = 1 << 13;
+    /** The channel's message size estimator is not Netty's default: sizes come from it. */
+    static final int CUSTOM_SIZES = 1 << 14;
+    /** Another reaper's handler is in this pipeline too: per-channel calls go to every one. */
+    static final int SHARED = 1 << 15;
+    static final int BUSY_SHIFT = 16;
+    static final int BUSY_ONE = 1 << BUSY_SHIFT;
+    static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
     /**
      * The shared {@link ReaperCore}, or a {@link ChannelOverride} (which refers to it) once this channel's settings
      * were overridden; read through {@link #core()} and {@link #settings()}.
      */
     private Object core;
-    private ChannelHandlerContext ctx;
-    private LoopWheel wheel;
-    /** The wheel stamp of the last inbound message. */
-    private int readStamp;
-    /** The wheel stamp of the last outbound write. */
-    private int writeStamp;
+    ChannelHandlerContext ctx;
+    LoopWheel wheel;
+    /** Liveness: the wheel stamp of the last inbound byte. */
+    int liveStamp;
+    /** Inbound activity: the stamp of the last inbound application message, or of the end of work in flight. */
+    int readStamp;
+    /** Outbound activity: the stamp of the last outbound application write, or of the end of work in flight. */
+    int writeStamp;
     /**
      * Outbound bytes written since the last sample, as Netty counts them, minus what was pending at that sample
      * plus the current message's progress; so at the next sample, "ledger - pending + progress" is exactly what
-     * left the socket in between (see {@link #sampleOutbound}).
+     * left the socket in between (see {@link OutboundProgress}).
      */
-    private int ledger;
+    int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
-    private int outTick;
-    /** Flag bits, the heartbeat phase (bits 5..7), the marked moment's lag (8..9), from bit 10 the busy count. */
-    private int state;
+    int outTick;
+    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..15), from bit 16 the busy count. */
+    int state;
     /**
-     * While PROBING, the stamp of the last ping. While ACTIVE, the stamp of a virtual earlier ping that brings the
-     * connection's first ping forward by a random part of the interval (so that connections opened together do
-     * not ping together, netty#973), or -1 once that is spent. While REAPING, the stamp of the goodbye's write,
-     * from which the goodbye's timeout runs. Stamps are never negative.
+     * While PROBING, the stamp of the last ping. While REAPING, the stamp of the goodbye's write, from which the
+     * goodbye's timeout runs. Otherwise -1. Stamps are never negative.
      */
-    private int pingTick = -1;
+    int pingTick = -1;
 
     ReaperHandler(ReaperCore core) {
         this.core = core;
     }
 
-    private ReaperCore core() {
+    ReaperCore core() {
         Object c = core;
         return c instanceof ChannelOverride ? ((ChannelOverride) c).core : (ReaperCore) c;
     }
 
-    /** This channel's settings: the reaper's, or its override. */
+    /** This channel's settings: the reaper's, or its override. Any thread (a racy read of an immutable value). */
     Settings settings() {
         Object c = core;
-        return c instanceof ChannelOverride ? ((ChannelOverride) c).settings : ((ReaperCore) c).settings();
+        return c instanceof ChannelOverride ? ((ChannelOverride) c).settings() : ((ReaperCore) c).settings();
+    }
+
+    /** This channel's override, or null. */
+    ChannelOverride override() {
+        Object c = core;
+        return c instanceof ChannelOverride ? (ChannelOverride) c : null;
     }
 
     // ---------------------------------------------------------------- pipeline events
@@ -124,11 +143,29 @@ final class ReaperHandler extends WheelEntry {
         }
         this.ctx = ctx;
         this.wheel = core().wheelFor(ctx.executor());
+        noteOtherReapers(ctx.pipeline());
         // TCP keepalive and TCP_USER_TIMEOUT, once per channel and as soon as it is registered: a client gets them
         // before it connects. A no-op unless the reaper sets them.
         core().kernel().apply(ctx.channel());
         if (ctx.channel().isActive()) {
             register();
+        }
+    }
+
+    /**
+     * Marks this handler and every other reaper handler in {@code p} {@link #SHARED} when there is more than one,
+     * so that per-channel calls reach them all. Once per channel, at setup (not on a hot path).
+     */
+    private void noteOtherReapers(ChannelPipeline p) {
+        ReaperHandler other = null;
+        for (Map.Entry<String, ChannelHandler> e : p) {
+            if (e.getValue() instanceof ReaperHandler && e.getValue() != this) {
+                other = (ReaperHandler) e.getValue();
+                other.state |= SHARED;
+            }
+        }
+        if (other != null) {
+            state |= SHARED;
         }
     }
 
@@ -151,6 +188,25 @@ final class ReaperHandler extends WheelEntry {
         ctx.fireChannelInactive();
     }
 
+    /** Registered on a (perhaps other) event loop after a deregistration: join that loop's wheel. */
+    @Override
+    public void channelRegistered(ChannelHandlerContext ctx) {
+        if ((state & (COUNTED | IN_WHEEL)) == COUNTED && ctx.channel().isActive()) {
+            joinWheel(core().wheelFor(ctx.executor()));
+        }
+        ctx.fireChannelRegistered();
+    }
+
+    /** Deregistered from its event loop while open (it may move to another): leave that loop's wheel. */
+    @Override
+    public void channelUnregistered(ChannelHandlerContext ctx) {
+        if ((state & IN_WHEEL) != 0) {
+            state &= ~IN_WHEEL;
+            wheel.unregister(this);
+        }
+        ctx.fireChannelUnregistered();
+    }
+
     /**
      * Classifies the kernel giving up on the peer (ETIMEDOUT after unanswered keepalive probes or unacknowledged
      * data) as {@link ReapReason#DEAD_PEER}, once: fires the event, counts it, tells the listener, passes the
@@ -158,11 +214,11 @@ final class ReaperHandler extends WheelEntry {
      */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        boolean dead = (state & (REGISTERED | REAPING | DEAD_PEER)) == REGISTERED && KernelLayer.isDeadPeer(cause);
+        boolean dead = (state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED && KernelLayer.isDeadPeer(cause);
         if (dead) {
             state |= DEAD_PEER;
-            long quiet = Math.max(0, core().ticker().read() - wheel.upperBound(readStamp));
-            ReapEvent event = new ReapEvent(ReapReason.DEAD_PEER, quiet, core().kernel().deadPeerLimit().toNanos());
+            ReapEvent event = new ReapEvent(ReapReason.DEAD_PEER, quietNanos(),
+                    core().kernel().deadPeerLimit().toNanos());
             ctx.fireUserEventTriggered(event);
             core().reaped(ctx.channel(), event);
         }
@@ -172,91 +228,127 @@ final class ReaperHandler extends WheelEntry {
         }
     }
 
+    /**
+     * A lower bound on how long the peer has been silent: since the later of the last inbound byte and the last
+     * inbound activity (the liveness stamp is backdated at the start by the first ping's jitter).
+     */
+    private long quietNanos() {
+        long now = core().ticker().read();
+        long last = Math.max(wheel.upperBound(liveStamp), wheel.upperBound(readStamp));
+        return Math.max(0, now - last);
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        readStamp = wheel.stamp;
+        int s = wheel.stamp;
+        liveStamp = s;
+        if ((state & SPLIT) == 0) {
+            readStamp = s;
+        }
         ctx.fireChannelRead(msg);
     }
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        writeStamp = wheel.stamp;
-        ledger += sizeOf(msg);
+        if ((state & SPLIT) == 0) {
+            writeStamp = wheel.stamp;
+        }
+        ledger += (state & CUSTOM_SIZES) == 0 ? OutboundProgress.sizeOf(msg) : OutboundProgress.estimate(ctx, msg);
         ctx.write(msg, promise);
     }
 
     @Override
     public void flush(ChannelHandlerContext ctx) {
         ctx.flush();
-        // The usual case: the socket took everything at once. With nothing pending, the ledger is exactly what
-        // left since the last look, and it left by now; recording it now keeps write and all idle exact, where a
-        // later sample could only date it to the sample. Nothing moved: nothing to record.
-        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
-        if (buf != null && buf.totalPendingWriteBytes() == 0) {
-            if (ledger != 0) {
-                ledger = 0;
-                outTick = wheel.stamp;
+        // The usual case: the socket took everything at once, and the drain is noted now, which keeps write and
+        // all idle exact. Otherwise flushed bytes start to wait, and the stall's deadline may come before the
+        // entry's visit: bring the visit to it.
+        if ((state & IN_WHEEL) != 0 && OutboundProgress.startsWaiting(this)) {
+            long stall = settings().writeStall;
+            if (stall > 0) {
+                wheel.visitBy(this, wheel.nextTickStart() + stall);
             }
-            state |= OUT_EMPTY;
         }
     }
 
-    /** The size Netty's default estimator gives {@code msg}, plus its per-entry overhead. */
-    private static int sizeOf(Object msg) {
-        if (msg instanceof ByteBuf) {
-            return ((ByteBuf) msg).readableBytes() + ENTRY_OVERHEAD;
-        }
-        if (msg instanceof ByteBufHolder) {
-            return ((ByteBufHolder) msg).content().readableBytes() + ENTRY_OVERHEAD;
-        }
-        if (msg instanceof FileRegion) {
-            return ENTRY_OVERHEAD;
-        }
-        return UNKNOWN_SIZE + ENTRY_OVERHEAD;
+    /** Inbound activity seen by the heartbeat watch: an application message. */
+    void inboundActivity() {
+        readStamp = wheel.stamp;
+    }
+
+    /** Outbound activity seen by the heartbeat watch: an application message. */
+    void outboundActivity() {
+        writeStamp = wheel.stamp;
+    }
+
+    /** From now on the heartbeat watch stamps activity, and bytes alone stamp only liveness. */
+    void splitLivenessFromActivity() {
+        state |= SPLIT;
+    }
+
+    boolean shared() {
+        return (state & SHARED) != 0;
     }
 
     // ---------------------------------------------------------------- registration
 
     private void register() {
-        if ((state & (REGISTERED | RETIRED)) != 0) {
+        if ((state & (COUNTED | RETIRED)) != 0) {
             return;
         }
-        state |= REGISTERED | OUT_EMPTY;
-        // Registering may restart an idle wheel and move its stamp, so take the stamps after it.
-        wheel.register(this, wheel.nextTickStart());
-        int now = wheel.stamp;
-        readStamp = now;
-        writeStamp = now;
-        outTick = now;
-        pingTick = firstPingJitter(now, settings());
-        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
-        if (buf != null) {
-            ledger = (int) buf.totalPendingWriteBytes() - (int) buf.currentProgress();
+        state |= COUNTED;
+        Channel ch = ctx.channel();
+        if (ch.config().getMessageSizeEstimator() != io.netty.channel.DefaultMessageSizeEstimator.DEFAULT) {
+            state |= CUSTOM_SIZES;
         }
+        core().checkFirst(ch, this);
+        joinWheel(wheel);
         core().opened();
     }
 
+    /**
+     * Joins {@code w} and starts every clock from now: on the first registration, and when the channel moved to
+     * another loop (whose stamps mean nothing to the old wheel; the timers restart, late rather than early).
+     */
+    private void joinWheel(LoopWheel w) {
+        wheel = w;
+        state |= IN_WHEEL | OUT_EMPTY;
+        // Registering may restart an idle wheel and move its stamp, so take the stamps after it.
+        w.register(this, w.nextTickStart());
+        int now = w.stamp;
+        readStamp = now;
+        writeStamp = now;
+        outTick = now;
+        liveStamp = HeartbeatLogic.firstLiveStamp(w, settings(), now);
+        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        ledger = buf == null ? 0 : (int) buf.totalPendingWriteBytes() - (int) buf.currentProgress();
+        if ((state & REAPING) != 0) {
+            HeartbeatLogic.mark(this, w);
+        } else {
+            state &= ~(PINGS_MASK | MARK_MASK);
+            pingTick = -1;
+        }
+    }
+
     private void unregister() {
-        if ((state & REGISTERED) == 0) {
+        if ((state & COUNTED) == 0) {
             return;
         }
-        state = (state & ~REGISTERED) | RETIRED;
-        wheel.unregister(this);
+        state = (state & ~COUNTED) | RETIRED;
+        if ((state & IN_WHEEL) != 0) {
+            state &= ~IN_WHEEL;
+            wheel.unregister(this);
+        }
         core().closed();
     }
 
     // ---------------------------------------------------------------- work in flight
 
-    void busyChange(boolean busy) {
-        if (busy) {
-            busy();
-        } else {
-            idle();
-        }
-    }
-
-    /** Marks one more unit of work in flight. Event loop only. */
+    /** Marks one more unit of work in flight. Event loop only; a no-op once the channel closed. */
     void busy() {
+        if ((state & COUNTED) == 0) {
+            return;
+        }
         if ((state >>> BUSY_SHIFT) == BUSY_MAX) {
             log.warn("{} markBusy() called {} times without markIdle(); ignoring", ctx.channel(), BUSY_MAX);
             return;
@@ -264,21 +356,28 @@ final class ReaperHandler extends WheelEntry {
         state += BUSY_ONE;
     }
 
-    /** Marks one unit of work done; when none is left the idle timers start again from now. Event loop only. */
+    /**
+     * Marks one unit of work done; when none is left, the idle timers start again from now (activity, not
+     * liveness: finished work says the connection is in use, not that the peer is there). Event loop only; a
+     * no-op once the channel closed.
+     */
     void idle() {
+        if ((state & COUNTED) == 0) {
+            return;
+        }
         if ((state >>> BUSY_SHIFT) == 0) {
             log.warn("{} markIdle() called without a matching markBusy(); ignoring", ctx.channel());
             return;
         }
         state -= BUSY_ONE;
-        if ((state >>> BUSY_SHIFT) == 0 && (state & REGISTERED) != 0) {
+        if ((state >>> BUSY_SHIFT) == 0) {
             int now = wheel.stamp;
             readStamp = now;
             writeStamp = now;
             long smallest = settings().smallestIdle;
             if (smallest > 0 && (state & REAPING) == 0) {
-                // The entry may be parked far ahead while busy: bring it back to the first idle deadline.
-                wheel.reschedule(this, wheel.nextTickStart() + smallest);
+                // While busy the entry may be parked far ahead: the first idle deadline may now come first.
+                wheel.visitBy(this, wheel.nextTickStart() + smallest);
             }
         }
     }
@@ -291,16 +390,16 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     long expire(LoopWheel w, long now) {
-        // No isActive() here: it chases the channel's socket on every visit, and REGISTERED already goes with
+        // No isActive() here: it chases the channel's socket on every visit, and IN_WHEEL already goes with
         // channelInactive. reap() checks a channel closed but not yet inactive; a ping to one fails, and Netty
         // releases it.
-        if ((state & REGISTERED) == 0) {
+        if ((state & IN_WHEEL) == 0) {
             return LoopWheel.DETACH;
         }
         if ((state & REAPING) != 0) {
             // A visit is not proof that the goodbye's time is up (the wheel may visit a little early, and an
             // override asks for a visit at the next tick): check it.
-            long closeAt = markedBy(w) + core().goodbyeNanos();
+            long closeAt = HeartbeatLogic.markedBy(this, w) + core().goodbyeNanos();
             if (closeAt - now > 0) {
                 return closeAt;
             }
@@ -319,7 +418,7 @@ final class ReaperHandler extends WheelEntry {
             if (ledger != 0 || (state & OUT_EMPTY) == 0) {
                 // Otherwise nothing was written since the buffer was last seen empty: it still is, and the
                 // channel's buffer (three objects away) need not be touched.
-                sampleOutbound(w);
+                OutboundProgress.sample(this, w);
             }
             long outUb = w.upperBound(outTick);
             if ((state & OUT_EMPTY) == 0) {
@@ -378,119 +477,17 @@ final class ReaperHandler extends WheelEntry {
             return reap(reason, now - (at - limit), limit, now, 0, 0);
         }
         if (s.pingInterval > 0) {
-            long hbAt = heartbeat(w, s, now);
-            if (hbAt == HEARTBEAT_REAPED) {
-                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - markedBy(w), s.pingTimeout, now,
-                        s.maxMissed, s.maxMissed);
+            long hbAt = HeartbeatLogic.visit(this, w, s, now);
+            if (hbAt == HeartbeatLogic.REAPED) {
+                return reap(ReapReason.HEARTBEAT_TIMEOUT, now - HeartbeatLogic.markedBy(this, w), s.pingTimeout,
+                        now, s.maxMissed, s.maxMissed);
+            }
+            if (hbAt == LoopWheel.DETACH) {
+                return LoopWheel.DETACH; // the ping's write closed the channel
             }
             next = Math.min(next, hbAt);
         }
         return Math.min(next, Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
-    }
-
-    // ---------------------------------------------------------------- the heartbeat
-
-    /** Returned by {@link #heartbeat} when the last allowed ping was missed. */
-    private static final long HEARTBEAT_REAPED = Long.MIN_VALUE;
-
-    /**
-     * The virtual ping stamp that makes the first real ping fall uniformly over the interval after {@code now}: a
-     * ping as if sent up to one interval ago. Decided once, here; -1 when pings are off.
-     */
-    private int firstPingJitter(int now, Settings s) {
-        if (s.pingInterval <= 0) {
-            return -1;
-        }
-        long tick = wheel.tickNanos();
-        long ticks = Math.max(1, s.pingInterval / tick);
-        long back = 1 + java.util.concurrent.ThreadLocalRandom.current().nextLong(ticks);
-        return (int) (now - back) & Integer.MAX_VALUE;
-    }
-
-    /** Whether an inbound message was stamped at or after the ping stamped {@code pingTick}. */
-    private boolean readSincePing(LoopWheel w) {
-        return ((readStamp - pingTick) & Integer.MAX_VALUE) <= ((w.stamp - pingTick) & Integer.MAX_VALUE);
-    }
-
-    /**
-     * Runs the heartbeat's state machine at a visit: proof of life ends PROBING; a ping not answered within the
-     * timeout is a miss, below maxMissed another ping goes out; a connection quiet for the interval is pinged.
-     *
-     * @return when to look again, or {@link #HEARTBEAT_REAPED}
-     */
-    private long heartbeat(LoopWheel w, Settings s, long now) {
-        int pings = (state & PINGS_MASK) >>> PINGS_SHIFT;
-        if (pings != 0) {
-            if (readSincePing(w)) {
-                // Any inbound byte after the ping proves the peer alive, not only the pong.
-                state &= ~PINGS_MASK;
-                pingTick = -1;
-            } else {
-                long missAt = markedBy(w) + s.pingTimeout;
-                if (missAt - now > 0) {
-                    return missAt;
-                }
-                if (pings >= s.maxMissed) {
-                    return HEARTBEAT_REAPED;
-                }
-                return ping(w, s, now, pings + 1);
-            }
-        }
-        long probeAt = w.upperBound(readStamp) + s.pingInterval;
-        if (pingTick >= 0) {
-            probeAt = Math.min(probeAt, w.upperBound(pingTick) + s.pingInterval);
-        }
-        if (probeAt - now > 0) {
-            return probeAt;
-        }
-        return ping(w, s, now, 1);
-    }
-
-    /** Writes the protocol's ping from the tail of the pipeline, so the host's encoders apply. */
-    private long ping(LoopWheel w, Settings s, long now, int n) {
-        Object msg;
-        try {
-            msg = s.protocol.ping(ctx.channel());
-        } catch (Throwable t) {
-            log.warn("{} HeartbeatProtocol {} threw from ping(); trying again after the interval", ctx.channel(),
-                    s.protocol, t);
-            msg = null;
-        }
-        if (msg == null) {
-            // Not ready (a WebSocket before its handshake): stay ACTIVE and ask again after the interval.
-            state &= ~PINGS_MASK;
-            pingTick = -1;
-            return now + s.pingInterval;
-        }
-        ctx.channel().writeAndFlush(msg);
-        // Each miss is timed from within a tick of the real send (marked after the write: the ping had left by
-        // then), not from the stamp's bound, so that misses do not add a tick each to the heartbeat's bound.
-        state = (state & ~PINGS_MASK) | (n << PINGS_SHIFT);
-        mark(w);
-        return now + s.pingTimeout;
-    }
-
-    /**
-     * Marks this moment in {@code pingTick} and the lag bits: the wheel's stamp and, with one clock read, how many
-     * ticks into that stamp's tick it is. For the rare events (a ping, a reap) whose timeout must run from their
-     * real time.
-     */
-    private void mark(LoopWheel w) {
-        int stamp = w.stamp;
-        long lag = w.ticksIntoTick(stamp, w.ticker().read());
-        state = (state & ~MARK_LAG_MASK) | ((int) Math.min(lag, MARK_LAG_LATE) << MARK_LAG_SHIFT);
-        pingTick = stamp;
-    }
-
-    /** A time by which the {@link #mark marked} moment had come: never before it, within a tick of it. */
-    private long markedBy(LoopWheel w) {
-        int lag = (state & MARK_LAG_MASK) >>> MARK_LAG_SHIFT;
-        return lag == MARK_LAG_LATE ? w.upperBound(pingTick) : w.tickStartAfter(pingTick, lag);
-    }
-
-    /** Pings sent since the last inbound byte: 0 while ACTIVE. For tests. */
-    int pingsOutstanding() {
-        return (state & PINGS_MASK) >>> PINGS_SHIFT;
     }
 
     // ---------------------------------------------------------------- overrides and peer pings
@@ -501,59 +498,46 @@ final class ReaperHandler extends WheelEntry {
     }
 
     /**
-     * Replaces this channel's timeouts and/or heartbeat (null keeps the current one) and looks at the channel
-     * again at the next tick. A new heartbeat starts ACTIVE. Event loop only.
+     * Replaces this channel's timeouts and/or heartbeat (null keeps the current choice, which may be to follow the
+     * reaper's) and looks at the channel again at the next tick. A new heartbeat starts ACTIVE. The rule that the
+     * heartbeat fits inside the idle timeouts is checked again here, on the loop, against what is in effect now, so
+     * that two overrides racing from two threads cannot break it: the one that would is refused with a WARN. Event
+     * loop only; a no-op once the channel closed.
      */
     void override(IdleTimeouts timeouts, Heartbeat heartbeat) {
+        if ((state & COUNTED) == 0) {
+            return;
+        }
         ReaperCore c = core();
-        Settings cur = settings();
-        Settings next = c.settingsFor(timeouts != null ? timeouts : cur.timeouts,
-                heartbeat != null ? heartbeat : cur.heartbeat);
-        core = new ChannelOverride(c, next);
+        ChannelOverride cur = override();
+        IdleTimeouts t = timeouts != null ? timeouts : cur != null ? cur.timeouts : null;
+        Heartbeat h = heartbeat != null ? heartbeat : cur != null ? cur.heartbeat : null;
+        ChannelOverride next = new ChannelOverride(c, t, h);
+        Settings s = next.settings();
+        try {
+            s.heartbeat.checkFitsInside(s.timeouts);
+        } catch (IllegalArgumentException e) {
+            log.warn("{} override refused: {}", ctx.channel(), e.getMessage());
+            return;
+        }
+        core = next;
         if (heartbeat != null && (state & REAPING) == 0) {
-            state &= ~PINGS_MASK;
+            state &= ~(PINGS_MASK | MARK_MASK);
             pingTick = -1;
         }
-        if ((state & (REGISTERED | REAPING)) == REGISTERED) {
-            wheel.reschedule(this, wheel.nextTickStart());
+        if ((state & (IN_WHEEL | REAPING)) == IN_WHEEL) {
+            wheel.visitBy(this, wheel.nextTickStart());
         }
     }
 
     /** Reaps now, outside a wheel visit (ping abuse). Event loop only; ignored unless watched and not reaping. */
     void reapNow(ReapReason reason, long idleNanos, long limitNanos, int count, int of) {
-        if ((state & (REGISTERED | REAPING)) != REGISTERED || !ctx.channel().isActive()) {
+        if ((state & (IN_WHEEL | REAPING)) != IN_WHEEL || !ctx.channel().isActive()) {
             return;
         }
         long next = reap(reason, idleNanos, limitNanos, core().ticker().read(), count, of);
-        if (next != LoopWheel.DETACH && (state & REGISTERED) != 0) {
-            wheel.reschedule(this, next);
-        }
-    }
-
-    /**
-     * Looks at the outbound buffer once. {@code ledger - pending + progress} is the number of bytes (as Netty
-     * counts them) that left the socket since the last sample: application writes raise the ledger and the
-     * pending count alike and cancel out. Non-zero means flush progress.
-     */
-    private void sampleOutbound(LoopWheel w) {
-        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
-        if (buf == null) {
-            state |= OUT_EMPTY;
-            return;
-        }
-        int drained = ledger - (int) buf.totalPendingWriteBytes() + (int) buf.currentProgress();
-        ledger -= drained;
-        boolean empty = buf.isEmpty();
-        if (drained != 0) {
-            outTick = w.stamp;
-            state = empty ? state | OUT_EMPTY : state & ~OUT_EMPTY;
-        } else if (!empty && (state & OUT_EMPTY) != 0) {
-            // Bytes started waiting since the last sample without any leaving: the wait began no later than
-            // the last write.
-            outTick = writeStamp;
-            state &= ~OUT_EMPTY;
-        } else if (empty) {
-            state |= OUT_EMPTY;
+        if (next != LoopWheel.DETACH && (state & IN_WHEEL) != 0) {
+            wheel.visitBy(this, next);
         }
     }
 
@@ -604,10 +588,10 @@ final class ReaperHandler extends WheelEntry {
      * once does not.
      */
     private long awaitGoodbye(long now, long goodbye) {
-        if ((state & REGISTERED) == 0) {
+        if ((state & IN_WHEEL) == 0) {
             return LoopWheel.DETACH;
         }
-        mark(wheel);
+        HeartbeatLogic.mark(this, wheel);
         return now + goodbye;
     }
 

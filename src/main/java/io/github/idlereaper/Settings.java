@@ -27,12 +27,15 @@ final class Settings {
     final int maxMissed;
     /** The shortest permitted interval between the peer's pings, or 0 when not enforced. */
     final long peerPingMin;
+    /** For a channel's override: the reaper's settings it was derived from; null for the reaper's own. */
+    final Settings base;
 
     Settings(IdleTimeouts t, long tickNanos) {
-        this(t, Heartbeat.DISABLED, 0, tickNanos);
+        this(t, Heartbeat.DISABLED, 0, tickNanos, null);
     }
 
-    Settings(IdleTimeouts t, Heartbeat hb, long peerPingMinNanos, long tickNanos) {
+    Settings(IdleTimeouts t, Heartbeat hb, long peerPingMinNanos, long tickNanos, Settings base) {
+        this.base = base;
         this.heartbeat = hb;
         this.protocol = hb.protocol();
         this.pingInterval = hb.interval().toNanos();

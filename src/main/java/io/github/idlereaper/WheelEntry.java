@@ -21,6 +21,11 @@ abstract class WheelEntry implements ChannelInboundHandler, ChannelOutboundHandl
     /** Neighbours in a bucket or in the backlog; both null while the entry is not linked. */
     WheelEntry prev;
     WheelEntry next;
+    /**
+     * The tick (as a 31-bit stamp) this entry's bucket is due at; for an entry in the backlog or a slot, a tick
+     * already processed. Written only by the wheel; read by {@link LoopWheel#visitBy} to move visits only earlier.
+     */
+    int visit;
 
     /**
      * Called by the wheel when the entry's bucket comes due. The entry decides lazily, from its own stamps, what

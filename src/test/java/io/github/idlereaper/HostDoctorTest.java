@@ -216,7 +216,7 @@ class HostDoctorTest {
         for (long ms : new long[] {0, 50, 99, 100, 150, 1_000, 9_999, 10_000, 10_001, 60_000, 3_600_000}) {
             IdleTimeouts t = ms == 0 ? IdleTimeouts.DISABLED
                     : IdleTimeouts.builder().readIdle(Duration.ofMillis(ms)).build();
-            assertEquals(IdleReaper.Builder.defaultTick(t), HostDoctor.defaultTick(t), "readIdle " + ms + "ms");
+            assertEquals(IdleReaper.Builder.defaultTick(t, Heartbeat.DISABLED), HostDoctor.defaultTick(t), "readIdle " + ms + "ms");
         }
     }
 

@@ -86,13 +86,24 @@ class IdleReaperBuilderTest {
 
     @Test
     void tickResolution_default_isATenthOfTheSmallestTimeoutWithinBounds() {
-        assertEquals(Duration.ofSeconds(1), IdleReaper.builder().build().tickResolution());
+        assertEquals(Duration.ofMillis(100), IdleReaper.builder().build().tickResolution(),
+                "every timer off: fine enough for the updateTimeouts that the INFO line suggests");
         assertEquals(Duration.ofSeconds(1),
                 IdleReaper.builder().readIdleTimeout(Duration.ofMinutes(5)).build().tickResolution());
         assertEquals(Duration.ofMillis(300), IdleReaper.builder().readIdleTimeout(Duration.ofMinutes(5))
                 .writeStallTimeout(Duration.ofSeconds(3)).build().tickResolution());
         assertEquals(Duration.ofMillis(10),
                 IdleReaper.builder().allIdleTimeout(Duration.ofMillis(50)).build().tickResolution());
+    }
+
+    @Test
+    void everyTimerOff_thenUpdateTimeoutsToHalfASecond_isAccepted() {
+        IdleReaper r = IdleReaper.builder().build();
+        r.updateTimeouts(IdleTimeouts.builder().readIdle(Duration.ofMillis(500)).build());
+        assertEquals(Duration.ofMillis(500), r.timeouts().readIdle());
+        fails(IllegalArgumentException.class,
+                "readIdleTimeout (PT0.05S) must not be shorter than tickResolution (PT0.1S)",
+                () -> r.updateTimeouts(IdleTimeouts.builder().readIdle(Duration.ofMillis(50)).build()));
     }
 
     @Test

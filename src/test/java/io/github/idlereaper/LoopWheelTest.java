@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -24,7 +25,9 @@ class LoopWheelTest {
 
     /** An entry that wants to fire at a fixed deadline and records when it did. */
     private final class Timer extends WheelEntry {
-        final long deadline;
+        long deadline;
+        /** Runs inside the visit, before the deadline check. */
+        Runnable duringVisit;
         long firedAt = -1;
         int visits;
         long workNanos;
@@ -39,6 +42,11 @@ class LoopWheelTest {
         long expire(LoopWheel w, long now) {
             visits++;
             ticker.advanceNanos(workNanos);
+            if (duringVisit != null) {
+                Runnable r = duringVisit;
+                duringVisit = null;
+                r.run();
+            }
             if (now - deadline >= 0) {
                 firedAt = now;
                 if (closes) {
@@ -101,16 +109,85 @@ class LoopWheelTest {
     }
 
     @Test
-    void reschedule_movesTheEntryToItsNewDeadline() {
+    void visitBy_bringsAParkedVisitEarlier() {
         Timer t = new Timer(ticker.read() + 50 * TICK);
         wheel.register(t, ticker.read() + 5 * TICK);
         runFor(5 * TICK);
-        assertEquals(1, t.visits, "visited at the first placement, found not due, placed again");
-        wheel.reschedule(t, ticker.read() + 20 * TICK);
+        assertEquals(1, t.visits, "visited at the first placement, found not due, placed again for tick 50");
+        t.deadline = ticker.read() + 20 * TICK; // a new, earlier deadline appears between visits
+        wheel.visitBy(t, t.deadline);
         runFor(19 * TICK);
-        assertEquals(1, t.visits, "not visited before the rescheduled time");
-        runFor(30 * TICK);
-        assertTrue(t.firedAt - t.deadline >= 0 && t.firedAt - t.deadline <= TICK);
+        assertEquals(1, t.visits, "not visited before the new deadline");
+        runFor(2 * TICK);
+        assertTrue(t.firedAt - t.deadline >= 0 && t.firedAt - t.deadline <= TICK, "fired within a tick of it");
+    }
+
+    @Test
+    void visitBy_neverPostponesAVisit() {
+        long deadline = ticker.read() + 10 * TICK;
+        Timer t = new Timer(deadline);
+        wheel.register(t, deadline);
+        wheel.visitBy(t, ticker.read() + 200 * TICK); // a later deadline: the visit stays where it is
+        wheel.visitBy(t, ticker.read() + 11 * TICK);
+        runFor(10 * TICK);
+        assertEquals(deadline, t.firedAt, "fired at its own deadline, unmoved");
+    }
+
+    @Test
+    void visitBy_ofAnEntryInTheBacklog_leavesItThere() {
+        Timer t = new Timer(ticker.read() + 100 * TICK);
+        wheel.register(t, ticker.read() + 100 * TICK);
+        wheel.revisitAll(); // now due at once, in the backlog
+        wheel.visitBy(t, ticker.read() + 5 * TICK);
+        assertEquals(1, scheduler.runQueued(), "the drain's continuation");
+        assertEquals(1, t.visits, "visited from the backlog, not moved out of it to tick 5");
+    }
+
+    @Test
+    void visitBy_duringTheEntrysOwnVisit_isFoldedIntoWhatTheVisitReturns() {
+        Timer t = new Timer(ticker.read() + 100 * TICK);
+        wheel.register(t, ticker.read() + 2 * TICK);
+        long early = ticker.read() + 7 * TICK;
+        t.duringVisit = () -> {
+            t.deadline = early;
+            wheel.visitBy(t, early); // the visit itself still returns the old deadline
+        };
+        runFor(2 * TICK);
+        assertEquals(1, t.visits);
+        runFor(5 * TICK);
+        assertEquals(early, t.firedAt, "the earlier request won over the visit's own result");
+    }
+
+    @Test
+    void entryThatLeavesTheWheelDuringItsOwnVisit_isNotPlacedAgain() {
+        Timer t = new Timer(ticker.read() + 100 * TICK);
+        Timer other = new Timer(ticker.read() + 100 * TICK);
+        wheel.register(t, ticker.read() + 2 * TICK);
+        wheel.register(other, ticker.read() + 100 * TICK);
+        t.duringVisit = () -> wheel.unregister(t); // a ping whose write closed the channel, say
+        runFor(2 * TICK);
+        assertFalse(t.linked(), "not linked back into the wheel");
+        assertEquals(1, wheel.size(), "only the other entry is left");
+        runFor(200 * TICK);
+        assertEquals(1, t.visits, "never visited again");
+    }
+
+    @Test
+    void aStallLongAgo_doesNotMakeLaterBoundsLate() {
+        // A stall of 10 s early in the wheel's life, then 40,000 ticks on time: a stamp from tick 20,000 (older
+        // than the finer levels remember when it is read) must not carry the old stall.
+        Timer keep = new Timer(Long.MAX_VALUE);
+        wheel.register(keep, ticker.read() + TICK);
+        runFor(100 * TICK);
+        ticker.advance(Duration.ofSeconds(10));
+        wheel.advance(ticker.read());
+        runFor(20_000 * TICK);
+        int stamp = wheel.stamp;
+        long activity = ticker.read();
+        runFor(20_000 * TICK);
+        long ub = wheel.upperBound(stamp);
+        assertTrue(ub - activity >= 0, "never before the activity");
+        assertTrue(ub - activity <= TICK, "within a tick of it, not 10 s late: " + (ub - activity) + " ns");
     }
 
     @Test

@@ -24,9 +24,9 @@ import java.nio.charset.StandardCharsets;
  * <p>The goodbye is GOAWAY through the connection handler, with the last stream id the peer opened: NO_ERROR, or
  * ENHANCE_YOUR_CALM with debug data {@code too_many_pings} for {@link ReapReason#PING_ABUSE}, as gRPC sends. The
  * peer's pings are {@link Http2PingFrame}s that are not acknowledgements (grpc-java#12417 counted ACKs); they are
- * seen as messages in frame-codec pipelines, where the peer-ping watch goes right after the codec. A plain
- * connection handler delivers pings to its frame listener instead, so ping-abuse enforcement needs the frame
- * codec.
+ * seen as messages in frame-codec pipelines, where the watch goes right after the codec; PING frames, acks
+ * included, are heartbeat frames there (liveness, not activity). A plain connection handler delivers pings to its
+ * frame listener instead, so ping-abuse enforcement, and telling pings from activity, need the frame codec.
  *
  * <p>Immutable and thread-safe; use {@link #INSTANCE}.
  */
@@ -82,6 +82,23 @@ public final class Http2Heartbeat implements HeartbeatProtocol {
     @Override
     public boolean isPeerPing(Object msg) {
         return msg instanceof Http2PingFrame && !((Http2PingFrame) msg).ack();
+    }
+
+    @Override
+    public boolean recognizesPeerPings() {
+        return true;
+    }
+
+    /** PING frames, acknowledgements included: liveness, not activity. */
+    @Override
+    public boolean isHeartbeat(Object msg) {
+        return msg instanceof Http2PingFrame;
+    }
+
+    /** Needs {@code io.netty:netty-codec-http2}. */
+    @Override
+    public void checkAvailable() {
+        Codecs.require(this, "io.netty:netty-codec-http2", "io.netty.handler.codec.http2.Http2FrameCodec");
     }
 
     /** Right after the frame codec, ahead of a multiplexer or the host's handlers. */

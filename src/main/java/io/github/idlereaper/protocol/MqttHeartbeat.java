@@ -31,6 +31,9 @@ import java.time.Duration;
  *         .build();
  * }</pre>
  *
+ * <p>MQTT's keep-alive counts every control packet, PINGREQ included [MQTT-3.1.2-23], so this protocol recognises
+ * no heartbeat frames: every packet is activity.
+ *
  * <p>On a client (a channel without a parent) the ping is PINGREQ, so {@code install(Bootstrap)} keeps a client
  * connection alive with a real heartbeat interval. The goodbye, for MQTT 5 only, is DISCONNECT with reason code
  * 0x8D (keep alive timeout) after an idle or heartbeat reap; MQTT 3.1.1 has no server DISCONNECT.
@@ -67,6 +70,12 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
             return MqttMessageBuilders.disconnect().reasonCode(KEEP_ALIVE_TIMEOUT).build();
         }
         return null;
+    }
+
+    /** Needs {@code io.netty:netty-codec-mqtt}. */
+    @Override
+    public void checkAvailable() {
+        Codecs.require(this, "io.netty:netty-codec-mqtt", "io.netty.handler.codec.mqtt.MqttDecoder");
     }
 
     @Override

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
@@ -19,8 +20,9 @@ import java.util.Map;
  * {@link WebSocketClientProtocolHandler}): the ping is a {@link PingWebSocketFrame}, sent only once the handshake
  * has completed (before that the channel speaks plain HTTP, and no ping is sent); Netty's peer answers it with a
  * pong on its own. The goodbye is a {@link CloseWebSocketFrame} 1001 (going away), or 1008 (policy violation)
- * for {@link ReapReason#PING_ABUSE}. The peer's pings are {@link PingWebSocketFrame}s, never pongs; the peer-ping
- * watch goes right in front of the protocol handler, which answers pings and does not pass them on.
+ * for {@link ReapReason#PING_ABUSE}. The peer's pings are {@link PingWebSocketFrame}s, never pongs; pings and pongs
+ * are heartbeat frames (liveness, not activity). The watch goes right in front of the protocol handler, which
+ * answers pings and drops pongs without passing them on.
  *
  * <p>Immutable and thread-safe; use {@link #INSTANCE}.
  */
@@ -55,6 +57,23 @@ public final class WebSocketHeartbeat implements HeartbeatProtocol {
     @Override
     public boolean isPeerPing(Object msg) {
         return msg instanceof PingWebSocketFrame;
+    }
+
+    @Override
+    public boolean recognizesPeerPings() {
+        return true;
+    }
+
+    /** Ping and pong frames: liveness, not activity. */
+    @Override
+    public boolean isHeartbeat(Object msg) {
+        return msg instanceof PingWebSocketFrame || msg instanceof PongWebSocketFrame;
+    }
+
+    /** Needs {@code io.netty:netty-codec-http}. */
+    @Override
+    public void checkAvailable() {
+        Codecs.require(this, "io.netty:netty-codec-http", "io.netty.handler.codec.http.websocketx.WebSocketFrame");
     }
 
     /** Right in front of the server's or client's protocol handler, which consumes pings. */

@@ -1,0 +1,91 @@
+package io.github.idlereaper;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.FileRegion;
+import io.netty.util.internal.SystemPropertyUtil;
+
+/**
+ * Outbound progress without write listeners, for {@link ReaperHandler}: the handler's {@code ledger} counts what
+ * was written as Netty's {@link ChannelOutboundBuffer} counts it, so that at a sample
+ * {@code ledger - pending + progress} is exactly what left the socket since the last one (application writes
+ * raise the ledger and the pending count alike and cancel out). Stateless: every per-connection value lives in the
+ * handler's fields, so these helpers cost no memory per connection.
+ */
+final class OutboundProgress {
+
+    /** Netty adds this to every outbound message's size in its pending-bytes count; so must the ledger. */
+    private static final int ENTRY_OVERHEAD =
+            SystemPropertyUtil.getInt("io.netty.transport.outboundBufferEntrySizeOverhead", 96);
+    /** Netty's default size estimate for a message it does not know. */
+    private static final int UNKNOWN_SIZE = 8;
+
+    private OutboundProgress() {
+    }
+
+    /** The size Netty's default estimator gives {@code msg}, plus its per-entry overhead. No allocation. */
+    static int sizeOf(Object msg) {
+        if (msg instanceof ByteBuf) {
+            return ((ByteBuf) msg).readableBytes() + ENTRY_OVERHEAD;
+        }
+        if (msg instanceof ByteBufHolder) {
+            return ((ByteBufHolder) msg).content().readableBytes() + ENTRY_OVERHEAD;
+        }
+        if (msg instanceof FileRegion) {
+            return ENTRY_OVERHEAD;
+        }
+        return UNKNOWN_SIZE + ENTRY_OVERHEAD;
+    }
+
+    /**
+     * The size the channel's own (custom) message size estimator gives {@code msg}, plus the per-entry overhead,
+     * as the outbound buffer will count it; used only when the estimator is not Netty's default.
+     */
+    static int estimate(ChannelHandlerContext ctx, Object msg) {
+        int size = ctx.channel().config().getMessageSizeEstimator().newHandle().size(msg);
+        return Math.max(0, size) + ENTRY_OVERHEAD;
+    }
+
+    /**
+     * Looks at the outbound buffer once. Non-zero {@code ledger - pending + progress} means bytes left the socket
+     * since the last sample: progress, at this stamp. Bytes that start waiting without any leaving began to wait
+     * no later than the last write.
+     */
+    static void sample(ReaperHandler h, LoopWheel w) {
+        ChannelOutboundBuffer buf = h.ctx.channel().unsafe().outboundBuffer();
+        if (buf == null) {
+            h.state |= ReaperHandler.OUT_EMPTY;
+            return;
+        }
+        int drained = h.ledger - (int) buf.totalPendingWriteBytes() + (int) buf.currentProgress();
+        h.ledger -= drained;
+        boolean empty = buf.isEmpty();
+        if (drained != 0) {
+            h.outTick = w.stamp;
+            h.state = empty ? h.state | ReaperHandler.OUT_EMPTY : h.state & ~ReaperHandler.OUT_EMPTY;
+        } else if (!empty && (h.state & ReaperHandler.OUT_EMPTY) != 0) {
+            h.outTick = h.writeStamp;
+            h.state &= ~ReaperHandler.OUT_EMPTY;
+        } else if (empty) {
+            h.state |= ReaperHandler.OUT_EMPTY;
+        }
+        if (!empty) {
+            h.core().checkFirst(h.ctx.channel(), h);
+        }
+    }
+
+    /**
+     * After a flush: samples the buffer when something was written since the last look (a field or two when the
+     * socket took everything, the usual case), and tells whether flushed bytes started to wait just now, so that
+     * the stall's deadline can bring the visit earlier.
+     */
+    static boolean startsWaiting(ReaperHandler h) {
+        int before = h.state;
+        if (h.ledger != 0 || (before & ReaperHandler.OUT_EMPTY) == 0) {
+            sample(h, h.wheel);
+        }
+        return (before & ReaperHandler.OUT_EMPTY) != 0 && (h.state & ReaperHandler.OUT_EMPTY) == 0;
+    }
+}
