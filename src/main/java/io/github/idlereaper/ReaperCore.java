@@ -123,7 +123,10 @@ final class ReaperCore {
      */
     void checkFirst(Channel ch, ReaperHandler h) {
         io.netty.channel.ChannelHandler first = ch.pipeline().first();
-        if (first == h || first instanceof ReaperHandler || warnedNotFirst) {
+        if (first == h || first instanceof ReaperHandler || warnedNotFirst
+                || first instanceof io.netty.channel.ChannelInitializer) {
+            // An initializer still running ahead of it leaves the pipeline when it is done; the check runs again
+            // whenever flushed bytes wait.
             return;
         }
         warnedNotFirst = true;
