@@ -3,7 +3,6 @@ package io.github.idlereaper;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
-import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,12 +34,12 @@ final class HeartbeatLogic {
      * so that connections opened together do not ping together (netty#973). Only a peer that sends nothing at all
      * is pinged before a whole interval of silence; the first inbound byte replaces the backdated stamp.
      */
-    static int firstLiveStamp(LoopWheel w, Settings s, int now) {
+    static int firstLiveStamp(ReaperCore core, LoopWheel w, Settings s, int now) {
         if (s.pingInterval <= 0) {
             return now;
         }
         long ticks = Math.max(1, s.pingInterval / w.tickNanos());
-        return w.stampBefore(ThreadLocalRandom.current().nextLong(ticks));
+        return w.stampBefore(Math.floorMod(core.jitterTicks(ticks), ticks));
     }
 
     /** Whether an inbound byte was stamped at or after the ping stamped {@code h.pingTick}. */

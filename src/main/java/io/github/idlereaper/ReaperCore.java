@@ -31,10 +31,13 @@ final class ReaperCore {
     /** TCP keepalive and TCP_USER_TIMEOUT: applied at each channel's registration. */
     private final KernelLayer kernel;
     private volatile Settings settings;
-    /** The heartbeat and peer-ping rule every channel starts with; written under the facade's update lock. */
+    /** The heartbeat and peer-ping rule every channel starts with; set once, while the reaper is built. */
     private volatile Heartbeat heartbeat = Heartbeat.DISABLED;
     private volatile long peerPingMinNanos;
 
+    /** Draws a first ping's jitter in [0, bound) ticks; tests replace it with a deterministic source. */
+    private volatile java.util.function.LongUnaryOperator jitter =
+            bound -> java.util.concurrent.ThreadLocalRandom.current().nextLong(bound);
     /** Whether recognised heartbeat frames count as activity after all (the builder's heartbeatIsActivity). */
     private volatile boolean heartbeatIsActivity;
     /** Warnings given once per reaper (a racy check: at worst a second line). */
@@ -150,6 +153,16 @@ final class ReaperCore {
         } else if (log.isDebugEnabled()) {
             log.debug("{} the ping of {} failed to write: {}", ch, protocol, cause.toString());
         }
+    }
+
+    /** A first ping's jitter, in [0, bound) ticks. */
+    long jitterTicks(long bound) {
+        return jitter.applyAsLong(bound);
+    }
+
+    /** For tests: replaces the jitter's random source. */
+    void jitter(java.util.function.LongUnaryOperator source) {
+        this.jitter = source;
     }
 
     boolean heartbeatIsActivity() {

@@ -319,7 +319,7 @@ final class ReaperHandler extends WheelEntry {
         readStamp = now;
         writeStamp = now;
         outTick = now;
-        liveStamp = HeartbeatLogic.firstLiveStamp(w, settings(), now);
+        liveStamp = HeartbeatLogic.firstLiveStamp(core(), w, settings(), now);
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
         ledger = buf == null ? 0 : (int) buf.totalPendingWriteBytes() - (int) buf.currentProgress();
         if ((state & REAPING) != 0) {

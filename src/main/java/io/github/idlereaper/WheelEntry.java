@@ -13,7 +13,7 @@ import java.net.SocketAddress;
  * <p>It is a pipeline handler only because the reaper's handler must be one; the wheel never treats it as one.
  * It implements Netty's handler interfaces directly, forwarding every event, instead of extending
  * {@code ChannelDuplexHandler}: the adapter's one-byte {@code added} field would cost a whole 8-byte slot in every
- * connection's handler (56 bytes instead of 64). Subclasses override what they watch. Confined to the event loop
+ * connection's handler (72 bytes instead of 64). Subclasses override what they watch. Confined to the event loop
  * that owns the wheel.
  */
 abstract class WheelEntry implements ChannelInboundHandler, ChannelOutboundHandler {

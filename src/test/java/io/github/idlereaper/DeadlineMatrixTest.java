@@ -182,6 +182,14 @@ class DeadlineMatrixTest {
     }
 
     private Result run(Map<Timer, Long> timers, Traffic traffic, long until) {
+        return run(timers, traffic, until, -1);
+    }
+
+    /**
+     * Runs one pattern. With {@code idleAt} of zero or more, the channel is marked busy at the start and idle
+     * {@code idleAt} ns after it (never, if that is past the end).
+     */
+    private Result run(Map<Timer, Long> timers, Traffic traffic, long until, long idleAt) {
         Result r = new Result();
         long[] start = new long[1];
         IdleReaper.Builder b = IdleReaper.builder().tickResolution(RES).ticker(ticker).goodbyeTimeout(Duration.ZERO)
@@ -221,6 +229,10 @@ class DeadlineMatrixTest {
             start[0] = ticker.read();
             inbound(ch);
             outbound(ch);
+            if (idleAt >= 0) {
+                IdleReaper.markBusy(ch);
+            }
+            boolean idleMarked = false;
             boolean stallWritten = false;
             long next = (Math.floorDiv(ticker.read(), STEP) + 1) * STEP;
             while (ch.isActive() && ticker.read() - start[0] < until) {
@@ -233,6 +245,10 @@ class DeadlineMatrixTest {
                     break;
                 }
                 long since = ticker.read() - start[0];
+                if (idleAt >= 0 && !idleMarked && since >= idleAt) {
+                    IdleReaper.markIdle(ch);
+                    idleMarked = true;
+                }
                 if (traffic == Traffic.SILENT_OUT || traffic == Traffic.STALLED) {
                     inbound(ch);
                 }
@@ -280,6 +296,21 @@ class DeadlineMatrixTest {
         while ((m = ch.readOutbound()) != null) {
             ReferenceCountUtil.release(m);
         }
+    }
+
+    @Test
+    void stallWhileBusy_isStillReapedAtItsDeadline() {
+        Result r = run(Map.of(Timer.STALL, 1_000L, Timer.READ, 700L), Traffic.STALLED, 10_000 * MS, Long.MAX_VALUE);
+        assertEquals(ReapReason.WRITE_STALL, r.reason, "busy holds the idle timers, never the stall");
+        assertTrue(r.at >= STALL_START + 1_000 * MS && r.at <= STALL_START + 1_000 * MS + RES.toNanos(), r.toString());
+    }
+
+    @Test
+    void markIdle_whileAStallIsTimed_doesNotPostponeIt() {
+        // The case: markIdle re-placed the entry at the first idle deadline (20 s), past the stall's.
+        Result r = run(Map.of(Timer.STALL, 1_000L, Timer.READ, 20_000L), Traffic.STALLED, 30_000 * MS, 600 * MS);
+        assertEquals(ReapReason.WRITE_STALL, r.reason);
+        assertTrue(r.at >= STALL_START + 1_000 * MS && r.at <= STALL_START + 1_000 * MS + RES.toNanos(), r.toString());
     }
 
     @Test

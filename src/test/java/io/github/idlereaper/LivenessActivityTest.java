@@ -225,6 +225,25 @@ class LivenessActivityTest {
     }
 
     @Test
+    void pingWhoseWriteClosesTheChannel_leavesTheWheel() {
+        open(b -> b.heartbeat(Duration.ofMillis(300), Duration.ofMillis(100), 2, proto(false)));
+        ch.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+                ReferenceCountUtil.release(msg);
+                ctx.close();
+            }
+        });
+        send("hello");
+        advance(Duration.ofSeconds(1), () -> { });
+        assertEquals(1, pingTimes.size());
+        assertTrue(!ch.isActive());
+        ReaperHandler h = ch.pipeline().get(ReaperHandler.class);
+        assertTrue(h == null || !h.linked(), "not linked back into the wheel");
+        assertEquals(0, wheel.size(), "the wheel holds no dead pipeline");
+    }
+
+    @Test
     void markIdle_whileAPingIsOutstanding_doesNotEndTheProbe() {
         open(b -> b.heartbeat(Duration.ofMillis(300), Duration.ofMillis(100), 1, proto(false)));
         send("hello");

@@ -292,13 +292,14 @@ class ReaperHandlerTest {
     @Test
     void close_byThePeer_unregistersFromTheWheel() {
         start(b -> b.readIdleTimeout(Duration.ofSeconds(1)));
+        ReaperHandler h = ch.pipeline().get(ReaperHandler.class);
         assertEquals(1, wheel.size());
         assertEquals(1, reaper.stats().open());
         ch.close();
         assertEquals(0, wheel.size());
         assertEquals(0, reaper.stats().open());
-        ReaperHandler h = (ReaperHandler) reaper.core().newHandler();
-        assertNull(h.prev);
+        assertNull(h.prev, "the channel's own handler left its bucket");
+        assertNull(h.next);
         advance(Duration.ofSeconds(3));
         assertEquals(0, reaper.stats().reapedTotal());
     }
