@@ -73,9 +73,11 @@ class ChannelControlTest {
     void markBusyAndIdle_onAClosedChannel_doNothing_fromAnyThread() throws Exception {
         List<ReapEvent> reaps = new ArrayList<>();
         EmbeddedChannel ch = embedded(reaper(reaps));
+        ReaperHandler h = ch.pipeline().get(ReaperHandler.class);
         ch.close().sync();
         assertDoesNotThrow(() -> IdleReaper.markIdle(ch));
         assertDoesNotThrow(() -> IdleReaper.markBusy(ch));
+        assertEquals(0, h.busyCount(), "nothing counted on a closed channel");
         CompletableFuture.runAsync(() -> IdleReaper.markIdle(ch)).get(10, TimeUnit.SECONDS);
         ch.runPendingTasks();
         assertDoesNotThrow(() -> IdleReaper.overrideTimeouts(ch, IdleTimeouts.DISABLED));

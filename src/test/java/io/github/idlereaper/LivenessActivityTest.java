@@ -109,8 +109,13 @@ class LivenessActivityTest {
 
     /** Advances one wheel tick at a time; {@code each} runs after each tick. */
     private void advance(Duration d, Runnable each) {
+        advance(d, each, 0);
+    }
+
+    /** The same, with the loop running each tick {@code lateNanos} after it starts. */
+    private void advance(Duration d, Runnable each, long lateNanos) {
         long end = ticker.read() + d.toNanos();
-        long next = (Math.floorDiv(ticker.read(), STEP) + 1) * STEP;
+        long next = (Math.floorDiv(ticker.read() - lateNanos, STEP) + 1) * STEP + lateNanos;
         while (next <= end && ch.isActive()) {
             ticker.advanceNanos(next - ticker.read());
             next += STEP;
@@ -272,7 +277,7 @@ class LivenessActivityTest {
     void heartbeatReap_reportsTheTimeSinceTheLastPing_withinAnEighthOfATick() {
         open(b -> b.heartbeat(Duration.ofMillis(300), Duration.ofMillis(200), 1, proto(false)));
         send("hello");
-        advance(Duration.ofSeconds(2), () -> { });
+        advance(Duration.ofSeconds(2), () -> { }, STEP * 2 / 5); // the loop runs 20 ms into each 50 ms tick
         assertEquals(1, reaps.size());
         long real = reapTimes.get(0) - pingTimes.get(0);
         long reported = reaps.get(0).idleFor().toNanos();

@@ -42,12 +42,13 @@ class LoopWheelTest {
         long expire(LoopWheel w, long now) {
             visits++;
             ticker.advanceNanos(workNanos);
+            long due = deadline; // what this visit decides on; duringVisit may change the field for later
             if (duringVisit != null) {
                 Runnable r = duringVisit;
                 duringVisit = null;
                 r.run();
             }
-            if (now - deadline >= 0) {
+            if (now - due >= 0) {
                 firedAt = now;
                 if (closes) {
                     w.countClose();
@@ -55,7 +56,7 @@ class LoopWheelTest {
                 w.unregister(this);
                 return LoopWheel.DETACH;
             }
-            return deadline;
+            return due;
         }
     }
 

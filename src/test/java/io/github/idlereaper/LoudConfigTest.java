@@ -172,6 +172,9 @@ class LoudConfigTest {
                 ticker.advanceNanos(STEP);
                 wheel.advance(ticker.read());
                 ch.runPendingTasks();
+                // The application keeps writing into the stalled buffer: sized by the wrong estimate, every
+                // write would look like progress.
+                ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[100]));
             }
             assertFalse(ch.isActive(), "a write that never drains is a stall, whatever the estimator says");
             assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
