@@ -21,8 +21,8 @@ import java.util.Map;
  * has completed (before that the channel speaks plain HTTP, and no ping is sent); Netty's peer answers it with a
  * pong on its own. The goodbye is a {@link CloseWebSocketFrame} 1001 (going away), or 1008 (policy violation)
  * for {@link ReapReason#PING_ABUSE}. The peer's pings are {@link PingWebSocketFrame}s, never pongs; pings and pongs
- * are heartbeat frames (liveness, not activity). The watch goes right in front of the protocol handler, which
- * answers pings and drops pongs without passing them on.
+ * are heartbeat frames (liveness, not activity). The watch goes right in front of Netty's first WebSocket handler,
+ * so it sees the upgrade request (activity) and every ping and pong.
  *
  * <p>Immutable and thread-safe; use {@link #INSTANCE}.
  */
@@ -30,6 +30,9 @@ public final class WebSocketHeartbeat implements HeartbeatProtocol {
 
     /** The one instance. */
     public static final WebSocketHeartbeat INSTANCE = new WebSocketHeartbeat();
+
+    /** The package of Netty's WebSocket handlers. */
+    private static final String WEBSOCKETX = "io.netty.handler.codec.http.websocketx.";
 
     private WebSocketHeartbeat() {
     }
@@ -76,20 +79,37 @@ public final class WebSocketHeartbeat implements HeartbeatProtocol {
         Codecs.require(this, "io.netty:netty-codec-http", "io.netty.handler.codec.http.websocketx.WebSocketFrame");
     }
 
-    /** Right in front of the server's or client's protocol handler, which consumes pings. */
+    /**
+     * Right in front of the first of Netty's WebSocket handlers (the handshake handler that the protocol handler
+     * puts ahead of itself, an extension handler, the protocol handler), so that the watch sees the upgrade
+     * request (activity) before the handshake consumes it, and every ping and pong after it (the protocol handler
+     * answers pings and drops pongs without passing them on).
+     */
     @Override
     public String placeAfter(ChannelPipeline pipeline) {
         String previous = null;
+        boolean found = false;
         Iterator<Map.Entry<String, ChannelHandler>> it = pipeline.iterator();
         while (it.hasNext()) {
             Map.Entry<String, ChannelHandler> e = it.next();
             ChannelHandler h = e.getValue();
             if (h instanceof WebSocketServerProtocolHandler || h instanceof WebSocketClientProtocolHandler) {
-                return previous;
+                found = true;
+                break;
             }
             previous = e.getKey();
         }
-        return null;
+        if (!found) {
+            return null;
+        }
+        String before = null;
+        for (Map.Entry<String, ChannelHandler> e : pipeline) {
+            if (e.getValue().getClass().getName().startsWith(WEBSOCKETX)) {
+                return before;
+            }
+            before = e.getKey();
+        }
+        return previous;
     }
 
     @Override
