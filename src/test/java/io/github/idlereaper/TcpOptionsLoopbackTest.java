@@ -136,12 +136,12 @@ class TcpOptionsLoopbackTest {
             switch (this) {
                 case NIO:
                     switch (option) {
-                        case KernelLayer.TCP_KEEPIDLE:
+                        case TcpOptionLookup.TCP_KEEPIDLE:
                             return ch.config().getOption(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPIDLE));
-                        case KernelLayer.TCP_KEEPINTVL:
+                        case TcpOptionLookup.TCP_KEEPINTVL:
                             return ch.config().getOption(
                                     NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPINTERVAL));
-                        case KernelLayer.TCP_KEEPCNT:
+                        case TcpOptionLookup.TCP_KEEPCNT:
                             return ch.config().getOption(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPCOUNT));
                         default:
                             return null;
@@ -158,11 +158,11 @@ class TcpOptionsLoopbackTest {
 
     private static ChannelOption<Integer> epollOption(String option) {
         switch (option) {
-            case KernelLayer.TCP_KEEPIDLE:
+            case TcpOptionLookup.TCP_KEEPIDLE:
                 return EpollChannelOption.TCP_KEEPIDLE;
-            case KernelLayer.TCP_KEEPINTVL:
+            case TcpOptionLookup.TCP_KEEPINTVL:
                 return EpollChannelOption.TCP_KEEPINTVL;
-            case KernelLayer.TCP_KEEPCNT:
+            case TcpOptionLookup.TCP_KEEPCNT:
                 return EpollChannelOption.TCP_KEEPCNT;
             default:
                 return EpollChannelOption.TCP_USER_TIMEOUT;
@@ -171,11 +171,11 @@ class TcpOptionsLoopbackTest {
 
     private static ChannelOption<Integer> ioUringOption(String option) {
         switch (option) {
-            case KernelLayer.TCP_KEEPIDLE:
+            case TcpOptionLookup.TCP_KEEPIDLE:
                 return IoUringChannelOption.TCP_KEEPIDLE;
-            case KernelLayer.TCP_KEEPINTVL:
+            case TcpOptionLookup.TCP_KEEPINTVL:
                 return IoUringChannelOption.TCP_KEEPINTVL;
-            case KernelLayer.TCP_KEEPCNT:
+            case TcpOptionLookup.TCP_KEEPCNT:
                 return IoUringChannelOption.TCP_KEEPCNT;
             default:
                 return IoUringChannelOption.TCP_USER_TIMEOUT;
@@ -278,12 +278,12 @@ class TcpOptionsLoopbackTest {
             assertEquals(want, IdleReaper.tcpSettings(ch), side);
             assertEquals(Boolean.TRUE, ch.config().getOption(ChannelOption.SO_KEEPALIVE), side);
             if (k != Kind.KQUEUE) {
-                assertEquals(7, k.own(ch, KernelLayer.TCP_KEEPIDLE), side);
-                assertEquals(3, k.own(ch, KernelLayer.TCP_KEEPINTVL), side);
-                assertEquals(4, k.own(ch, KernelLayer.TCP_KEEPCNT), side);
+                assertEquals(7, k.own(ch, TcpOptionLookup.TCP_KEEPIDLE), side);
+                assertEquals(3, k.own(ch, TcpOptionLookup.TCP_KEEPINTVL), side);
+                assertEquals(4, k.own(ch, TcpOptionLookup.TCP_KEEPCNT), side);
             }
             if (k == Kind.EPOLL || k == Kind.IO_URING) {
-                assertEquals(2500, k.own(ch, KernelLayer.TCP_USER_TIMEOUT), side);
+                assertEquals(2500, k.own(ch, TcpOptionLookup.TCP_USER_TIMEOUT), side);
             }
         }
         ReaperStats stats = reaper.stats();
@@ -293,7 +293,7 @@ class TcpOptionsLoopbackTest {
         if (k == Kind.NIO) {
             assertEquals("nio ignored TCP_USER_TIMEOUT: asked 2500ms, in effect unknown (the host's "
                     + "net.ipv4.tcp_retries2 applies); the JDK has no TCP_USER_TIMEOUT; use the epoll or io_uring "
-                    + "transport", KernelLayer.warned().get("nio/TCP_USER_TIMEOUT"));
+                    + "transport", TcpOptionApplier.warned().get("nio/TCP_USER_TIMEOUT"));
         }
     }
 
@@ -317,7 +317,7 @@ class TcpOptionsLoopbackTest {
 
     @Test
     void ignoredOption_warnsOncePerTransportAndOption() throws Exception {
-        KernelLayer.forgetWarnings();
+        TcpOptionApplier.forgetWarnings();
         PrintStream err = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(5)).build();
@@ -340,7 +340,7 @@ class TcpOptionsLoopbackTest {
                 + "transport";
         assertEquals(1, log.split("WARN io.github.idlereaper.IdleReaper - " + message.replace("(", "\\(")
                 .replace(")", "\\)"), -1).length - 1, log);
-        assertEquals(Map.of("nio/TCP_USER_TIMEOUT", message), KernelLayer.warned());
+        assertEquals(Map.of("nio/TCP_USER_TIMEOUT", message), TcpOptionApplier.warned());
         // Five channels (two from the first connection, three more accepted); each missed the option.
         assertEquals(5, reaper.stats().tcpMismatches());
     }
@@ -355,16 +355,16 @@ class TcpOptionsLoopbackTest {
         Channel ch = chans[0];
         KernelOptions opts = KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(11), Duration.ofSeconds(5), 3)
                 .withUserTimeout(Duration.ofMillis(4321));
-        KernelLayer.Resolved raw = KernelLayer.raw(ch);
+        TcpOptionLookup.Found raw = TcpOptionLookup.raw(ch);
         assertTrue(raw.idle.name().startsWith("idleReaper.raw."), raw.idle.name());
-        KernelLayer layer = new KernelLayer(opts);
+        TcpOptionApplier layer = new TcpOptionApplier(opts);
         ch.eventLoop().submit(() -> layer.apply(ch, raw)).syncUninterruptibly();
         assertEquals(11, ch.config().getOption(EpollChannelOption.TCP_KEEPIDLE));
         assertEquals(5, ch.config().getOption(EpollChannelOption.TCP_KEEPINTVL));
         assertEquals(3, ch.config().getOption(EpollChannelOption.TCP_KEEPCNT));
         assertEquals(4321, ch.config().getOption(EpollChannelOption.TCP_USER_TIMEOUT));
         assertEquals(0, layer.mismatches());
-        assertEquals(expected(Kind.EPOLL, true, 11, 5, 3, 4321), KernelLayer.read(ch, raw, "epoll"));
+        assertEquals(expected(Kind.EPOLL, true, 11, 5, 3, 4321), TcpOptionApplier.read(ch, raw, "epoll"));
     }
 
     @Test
