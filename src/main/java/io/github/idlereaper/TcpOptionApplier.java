@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Sets a reaper's {@link KernelOptions} on each TCP channel through the options {@link TcpOptionLookup} found, reads
  * them back, counts the channels where one is not in effect, and warns once per transport and option in this JVM.
+ * A channel with no TCP socket gets nothing, and its class is warned about once in this JVM.
  *
  * <p>Thread-safe: the per-reaper record is concurrent. {@link #apply(Channel)} runs on the channel's event loop, once
  * per channel.
@@ -30,7 +31,13 @@ final class TcpOptionApplier {
 
     private static final Logger log = LoggerFactory.getLogger(IdleReaper.class);
 
-    /** The messages warned so far in this JVM, by {@code transport/OPTION}: one WARN each. */
+    /** The key, after the channel's class name, of the one WARN per channel class that has no TCP socket. */
+    static final String NO_TCP_SOCKET = "no TCP socket";
+
+    /**
+     * The messages warned so far in this JVM, by {@code transport/OPTION}, or {@code channelClass/no TCP socket}:
+     * one WARN each.
+     */
     private static final ConcurrentHashMap<String, String> WARNED = new ConcurrentHashMap<>();
 
     private final KernelOptions options;
@@ -53,7 +60,11 @@ final class TcpOptionApplier {
 
     /** Sets the options on {@code ch}, reads them back, counts and warns about what is not in effect. */
     void apply(Channel ch) {
-        if (!options.any() || !(ch instanceof SocketChannel)) {
+        if (!options.any()) {
+            return;
+        }
+        if (!(ch instanceof SocketChannel)) {
+            warnOnce(ch.getClass().getName(), NO_TCP_SOCKET, notTcpMessage(ch));
             return;
         }
         try {
@@ -110,6 +121,23 @@ final class TcpOptionApplier {
             warnOnce(transport, option, ignoredMessage(transport, option, asked, inEffect));
         }
         return same;
+    }
+
+    /**
+     * The WARN for a channel with no TCP socket (a {@code LocalChannel}, an {@code EmbeddedChannel}, a Unix domain
+     * socket): the options asked for, with their values, and the channel's class.
+     */
+    String notTcpMessage(Channel ch) {
+        StringBuilder asked = new StringBuilder();
+        if (options.keepAliveSet()) {
+            asked.append("tcpKeepAlive ").append(options.keepAliveText());
+        }
+        if (options.userTimeoutSet()) {
+            asked.append(asked.length() == 0 ? "" : " and ").append("tcpUserTimeout (").append(options.userTimeout())
+                    .append(')');
+        }
+        return asked + " not applied to " + ch.getClass().getName()
+                + ": it has no TCP socket; its idle timers and heartbeats still apply";
     }
 
     /**
