@@ -59,11 +59,11 @@ final class Checks {
         return range(option, value, min, max);
     }
 
-    /** A positive duration the kernel takes in whole milliseconds, at most {@code max}. */
-    static Duration positiveMillis(String option, Duration value, Duration max) {
+    /** A duration the kernel takes in whole milliseconds, zero to {@code max}; zero means "not set". */
+    static Duration wholeMillis(String option, Duration value, Duration max) {
         Objects.requireNonNull(value, option);
-        if (value.isNegative() || value.isZero()) {
-            throw new IllegalArgumentException(option + " must be positive: " + value);
+        if (value.isNegative()) {
+            throw new IllegalArgumentException(option + " must not be negative: " + value);
         }
         if (value.getNano() % 1_000_000 != 0) {
             throw new IllegalArgumentException(option + " must be whole milliseconds: " + value);

@@ -177,7 +177,7 @@ final class HostDoctor {
             }
         }
         long retries2 = number(host.get(RETRIES2));
-        if (kernel.userTimeoutSet()) {
+        if (kernel.hasUserTimeout()) {
             detection.put(RETRANSMISSION, kernel.userTimeout());
             covers.put(RETRANSMISSION, "data unacknowledged (tcpUserTimeout)");
         } else if (retries2 >= 0) {
@@ -210,7 +210,7 @@ final class HostDoctor {
                     + "readIdleTimeout or a heartbeat");
         }
         Duration retransmission = detection.get(RETRANSMISSION);
-        if (!kernel.userTimeoutSet() && retransmission != null) {
+        if (!kernel.hasUserTimeout() && retransmission != null) {
             Duration idleBound = null;
             for (String layer : new String[] {READ_IDLE, ALL_IDLE, HEARTBEAT}) {
                 Duration d = detection.get(layer);
@@ -247,7 +247,7 @@ final class HostDoctor {
         row(text, "tcpKeepAlive", kernel.keepAliveSet() ? kernel.keepAliveIdleSeconds + "s idle, "
                 + kernel.keepAliveIntervalSeconds + "s interval, " + kernel.keepAliveCount + " probes"
                 : "not set (SO_KEEPALIVE left as the application set it)");
-        row(text, "tcpUserTimeout", kernel.userTimeoutSet() ? seconds(kernel.userTimeout()) : "not set");
+        row(text, "tcpUserTimeout", kernel.hasUserTimeout() ? seconds(kernel.userTimeout()) : "not set");
         text.append("worst-case time to find a peer that vanished\n");
         if (detection.isEmpty()) {
             text.append("  no layer finds it\n");

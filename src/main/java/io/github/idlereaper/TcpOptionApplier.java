@@ -87,7 +87,7 @@ final class TcpOptionApplier {
             set(c, f.interval, options.keepAliveIntervalSeconds);
             set(c, f.count, options.keepAliveCount);
         }
-        if (options.userTimeoutSet()) {
+        if (options.hasUserTimeout()) {
             set(c, f.userTimeout, options.userTimeoutMillis);
         }
         TcpSettings in = read(ch, f, transport);
@@ -105,7 +105,7 @@ final class TcpOptionApplier {
                     in.keepAliveCount().isPresent() ? String.valueOf(in.keepAliveCount().getAsInt()) : null,
                     in.keepAliveCount().orElse(-1) == options.keepAliveCount);
         }
-        if (options.userTimeoutSet()) {
+        if (options.hasUserTimeout()) {
             ok &= check(transport, TCP_USER_TIMEOUT, options.userTimeoutMillis + "ms",
                     in.userTimeout().map(d -> d.toMillis() + "ms").orElse(null),
                     in.userTimeout().map(d -> d.toMillis() == options.userTimeoutMillis).orElse(false));
@@ -132,7 +132,7 @@ final class TcpOptionApplier {
         if (options.keepAliveSet()) {
             asked.append("tcpKeepAlive ").append(options.keepAliveText());
         }
-        if (options.userTimeoutSet()) {
+        if (options.hasUserTimeout()) {
             asked.append(asked.length() == 0 ? "" : " and ").append("tcpUserTimeout (").append(options.userTimeout())
                     .append(')');
         }

@@ -56,6 +56,13 @@ class DoctorMainTest {
     }
 
     @Test
+    void doctor_userTimeoutZero_meansNotSet() {
+        assertEquals(0, run("doctor", "--user-timeout", "0ms"));
+        assertTrue(out().contains(String.format("  %-52s %s%n", "tcpUserTimeout", "not set")), out());
+        assertEquals("", err());
+    }
+
+    @Test
     void doctor_withoutTick_usesTheBuildersDefault() {
         assertEquals(0, run("doctor", "--read-idle", "5s"));
         assertTrue(out().contains("read 5s, write off, all off, write stall off, tick 0.5s"), out());
@@ -88,8 +95,8 @@ class DoctorMainTest {
 
     @Test
     void doctor_badInput_saysWhatIsWrong() {
-        assertEquals(2, run("doctor", "--user-timeout", "0ms"));
-        assertTrue(err().startsWith("tcpUserTimeout must be positive: PT0S\n"), err());
+        assertEquals(2, run("doctor", "--user-timeout", "PT-1S"));
+        assertTrue(err().startsWith("tcpUserTimeout must not be negative: PT-1S\n"), err());
         err.reset();
         assertEquals(2, run("doctor", "--keepalive", "60s,10s"));
         assertTrue(err().startsWith("--keepalive needs idle,interval,count: 60s,10s\n"), err());

@@ -63,11 +63,27 @@ class TcpOptionsBuilderTest {
     }
 
     @Test
-    void tcpUserTimeout_notPositive_isRejected() {
-        fails(IllegalArgumentException.class, "tcpUserTimeout must be positive: PT0S",
-                () -> IdleReaper.builder().tcpUserTimeout(Duration.ZERO));
-        fails(IllegalArgumentException.class, "tcpUserTimeout must be positive: PT-1S",
+    void tcpUserTimeout_negative_isRejected() {
+        fails(IllegalArgumentException.class, "tcpUserTimeout must not be negative: PT-1S",
                 () -> IdleReaper.builder().tcpUserTimeout(s(-1)));
+        fails(IllegalArgumentException.class, "tcpUserTimeout must not be negative: PT-0.001S",
+                () -> IdleReaper.builder().tcpUserTimeout(Duration.ofMillis(-1)));
+    }
+
+    @Test
+    void tcpUserTimeout_zero_meansNotSet_andCountsAsGiven() {
+        IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(Duration.ZERO).build();
+        KernelOptions k = reaper.core().kernel().options();
+        assertFalse(k.any());
+        assertFalse(k.hasUserTimeout());
+        assertEquals(Duration.ZERO, k.deadPeerLimit());
+        assertEquals("KernelOptions(tcpKeepAlive=unset, tcpUserTimeout=unset)", k.toString());
+        // With keepalive, zero leaves the probe count in charge: the bound is idle + interval × count.
+        assertEquals(s(3), IdleReaper.builder().tcpKeepAlive(s(1), s(1), 2).tcpUserTimeout(Duration.ZERO).build()
+                .core().kernel().deadPeerLimit());
+        // Like every option, it is given once: zero too.
+        fails(IllegalStateException.class, "tcpUserTimeout was already set to PT0S",
+                () -> IdleReaper.builder().tcpUserTimeout(Duration.ZERO).tcpUserTimeout(s(3)));
     }
 
     @Test
@@ -99,7 +115,7 @@ class TcpOptionsBuilderTest {
         IdleReaper.Builder b = IdleReaper.builder();
         assertThrows(IllegalArgumentException.class, () -> b.tcpKeepAlive(s(1), s(1), 0));
         b.tcpKeepAlive(s(1), s(1), 2);
-        assertThrows(IllegalArgumentException.class, () -> b.tcpUserTimeout(Duration.ZERO));
+        assertThrows(IllegalArgumentException.class, () -> b.tcpUserTimeout(s(-1)));
         b.tcpUserTimeout(s(2));
         KernelOptions k = b.build().core().kernel().options();
         assertEquals("KernelOptions(tcpKeepAlive=(PT1S, PT1S, 2), tcpUserTimeout=PT2S)", k.toString());

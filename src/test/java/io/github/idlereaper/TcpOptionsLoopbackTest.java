@@ -315,6 +315,20 @@ class TcpOptionsLoopbackTest {
         assertEquals(0, reaper.stats().tcpMismatches());
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Kind.class, names = {"NIO", "EPOLL"})
+    void userTimeoutZero_setsNothing_andWarnsNothing(Kind k) throws Exception {
+        TcpOptionApplier.forgetWarnings();
+        IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(Duration.ZERO).build();
+        Channel[] chans = connect(k, reaper, reaper);
+        // The kernel's default is in effect: no user timeout (0) where the transport can read it.
+        assertEquals(k == Kind.EPOLL ? Optional.of(Duration.ZERO) : Optional.empty(),
+                IdleReaper.tcpSettings(chans[0]).userTimeout());
+        assertEquals(Map.of(), reaper.stats().tcpSettings());
+        assertEquals(0, reaper.stats().tcpMismatches());
+        assertEquals(Map.of(), TcpOptionApplier.warned());
+    }
+
     @Test
     void ignoredOption_warnsOncePerTransportAndOption() throws Exception {
         TcpOptionApplier.forgetWarnings();
