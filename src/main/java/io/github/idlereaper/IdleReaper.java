@@ -597,11 +597,11 @@ public final class IdleReaper {
          * <p>Linux only: applied on epoll and io_uring. NIO has no such option (the JDK offers none) and neither
          * has kqueue; there it is logged once at WARN and counted in {@link ReaperStats#tcpMismatches()}.
          *
-         * <p>Default: not set; the kernel's retransmission limit applies. Range: 1 ms to 24 h, in whole
-         * milliseconds (the kernel's unit).
+         * <p>Default: not set; the kernel's retransmission limit applies. {@link Duration#ZERO} means not set.
+         * Range: zero, or 1 ms to 24 h, in whole milliseconds (the kernel's unit).
          *
          * @throws NullPointerException if {@code timeout} is null
-         * @throws IllegalArgumentException if {@code timeout} is not positive, not whole milliseconds, or above 24 h
+         * @throws IllegalArgumentException if {@code timeout} is negative, not whole milliseconds, or above 24 h
          * @throws IllegalStateException if it was already set
          */
         public Builder tcpUserTimeout(Duration timeout) {
