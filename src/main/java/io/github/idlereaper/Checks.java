@@ -74,6 +74,25 @@ final class Checks {
         return value;
     }
 
+    /**
+     * A heartbeat's timing, each value alone and {@code timeout < interval}: the rules of
+     * {@link Heartbeat#of} without the protocol. An interval of zero sends no pings.
+     */
+    static void heartbeatTiming(Duration interval, Duration timeout, int maxMissed) {
+        timeout("heartbeat interval", interval);
+        timeout("heartbeat timeout", timeout);
+        range("heartbeat maxMissed", maxMissed, 1, Heartbeat.MAX_MISSED);
+        if (!interval.isZero()) {
+            if (timeout.isZero()) {
+                throw new IllegalArgumentException("heartbeat timeout must be positive: " + timeout);
+            }
+            if (timeout.compareTo(interval) >= 0) {
+                throw new IllegalArgumentException("heartbeat timeout (" + timeout
+                        + ") must be less than heartbeat interval (" + interval + ")");
+            }
+        }
+    }
+
     /** An int that must lie in {@code [min, max]}. */
     static int range(String option, int value, int min, int max) {
         if (value < min || value > max) {

@@ -8,7 +8,8 @@ import java.time.Duration;
  * the kernel's default applies. {@code tcpUserTimeout(Duration.ZERO)} is that: given (so it may not be given again),
  * and not set on any socket.
  *
- * <p>Only JDK types: the command-line doctor uses it without Netty on the class path. Immutable and thread-safe.
+ * <p>Only JDK types: the command-line doctor uses it, through {@link DetectionSettings}, without Netty on the class
+ * path. Immutable and thread-safe.
  */
 final class KernelOptions {
 
@@ -120,20 +121,6 @@ final class KernelOptions {
         }
         long firings = Math.max(1, ceilDiv(userTimeoutMs - idleMs, intervalMs));
         return idleMs + intervalMs * firings;
-    }
-
-    /**
-     * How long Linux retransmits unacknowledged data before it gives up when no TCP_USER_TIMEOUT is set: its model
-     * of {@code tcp_retries2} exponential backoffs from the minimum RTO of 200 ms, capped at {@code rtoMaxMs}
-     * (net/ipv4/tcp_timer.c, tcp_model_timeout). 924.6 s for the default of 15 retries.
-     */
-    static long retransmissionBoundMillis(int retries2, long rtoMaxMs) {
-        long rtoBase = 200;
-        int threshold = 63 - Long.numberOfLeadingZeros(Math.max(1, rtoMaxMs / rtoBase));
-        if (retries2 <= threshold) {
-            return ((2L << retries2) - 1) * rtoBase;
-        }
-        return ((2L << threshold) - 1) * rtoBase + (retries2 - threshold) * rtoMaxMs;
     }
 
     private static long ceilDiv(long a, long b) {

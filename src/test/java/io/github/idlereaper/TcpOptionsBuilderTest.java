@@ -146,18 +146,6 @@ class TcpOptionsBuilderTest {
     }
 
     @Test
-    void retransmissionBound_matchesTheKernelModel() {
-        // The documented Linux figure: tcp_retries2 = 15 gives 924.6 s.
-        assertEquals(924_600, KernelOptions.retransmissionBoundMillis(15, 120_000));
-        // Below the linear-backoff threshold it is a pure doubling sum: 0.2 + 0.4 + ... + 1.6 s.
-        assertEquals(3_000, KernelOptions.retransmissionBoundMillis(3, 120_000));
-        assertEquals(204_600, KernelOptions.retransmissionBoundMillis(9, 120_000));
-        assertEquals(324_600, KernelOptions.retransmissionBoundMillis(10, 120_000));
-        // A smaller tcp_rto_max_ms (Linux 6.15+) lowers the cap: threshold ilog2(5) = 2.
-        assertEquals(1_400 + 13 * 1_000, KernelOptions.retransmissionBoundMillis(15, 1_000));
-    }
-
-    @Test
     void deadPeerLimit_isTheLongerKernelBound() {
         assertEquals(s(3), KernelOptions.NONE.withKeepAlive(s(1), s(1), 2).deadPeerLimit());
         assertEquals(s(2), KernelOptions.NONE.withUserTimeout(s(2)).deadPeerLimit());
