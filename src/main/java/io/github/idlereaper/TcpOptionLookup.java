@@ -13,8 +13,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>The options are found by name among those the channel's own config lists ({@link ChannelConfig#getOptions()}):
  * NIO lists {@code jdk.net.ExtendedSocketOptions} as {@code TCP_KEEPIDLE}, {@code TCP_KEEPINTERVAL} and
  * {@code TCP_KEEPCOUNT}; epoll and io_uring list {@code ...ChannelOption#TCP_KEEPIDLE}, {@code #TCP_KEEPINTVL},
- * {@code #TCP_KEEPCNT} and {@code #TCP_USER_TIMEOUT}. What a native transport (epoll, io_uring, kqueue) does not
- * list is set as a raw integer socket option ({@code io.netty.channel.unix.IntegerUnixChannelOption}, loaded
+ * {@code #TCP_KEEPCNT} and {@code #TCP_USER_TIMEOUT}. Netty 4.1's incubator io_uring
+ * ({@code io.netty.incubator.channel.uring}) lists all but the last, which is found by name beside the others. What
+ * a native transport (epoll, io_uring, kqueue) still lacks is set as a raw integer socket option ({@code io.netty.channel.unix.IntegerUnixChannelOption}, loaded
  * reflectively) with the platform's option number: that is how kqueue gets keepalive on macOS and FreeBSD. The
  * lookup runs once per config class.
  *
@@ -74,15 +75,26 @@ final class TcpOptionLookup {
         return f;
     }
 
-    /** The options the config lists, matched by name. */
+    /**
+     * The options the config lists, matched by name; then, for any still missing, the constant of the same name
+     * beside a listed one. Netty names a transport's option constants {@code OwnerClass#NAME} in
+     * {@link ChannelOption}'s pool, and a config may support an option it does not list: Netty 4.1's incubator
+     * io_uring ({@code io.netty.incubator.channel.uring.IOUringChannelOption}) lists its keepalive options but not
+     * its {@code TCP_USER_TIMEOUT}.
+     */
     @SuppressWarnings("unchecked")
     static Found byName(ChannelConfig config) {
         ChannelOption<Integer> idle = null;
         ChannelOption<Integer> interval = null;
         ChannelOption<Integer> count = null;
         ChannelOption<Integer> userTimeout = null;
+        String owner = null;
         for (ChannelOption<?> o : config.getOptions().keySet()) {
-            String name = o.name().substring(o.name().lastIndexOf('#') + 1);
+            int hash = o.name().lastIndexOf('#');
+            String name = o.name().substring(hash + 1);
+            if (hash > 0 && (name.equals(TCP_KEEPIDLE) || name.equals(TCP_KEEPCNT))) {
+                owner = o.name().substring(0, hash);
+            }
             switch (name) {
                 case TCP_KEEPIDLE:
                     idle = (ChannelOption<Integer>) o;
@@ -102,7 +114,19 @@ final class TcpOptionLookup {
                     break;
             }
         }
+        if (owner != null) {
+            idle = idle != null ? idle : pooled(owner, TCP_KEEPIDLE);
+            interval = interval != null ? interval : pooled(owner, TCP_KEEPINTVL);
+            count = count != null ? count : pooled(owner, TCP_KEEPCNT);
+            userTimeout = userTimeout != null ? userTimeout : pooled(owner, TCP_USER_TIMEOUT);
+        }
         return new Found(idle, interval, count, userTimeout);
+    }
+
+    /** The pooled option {@code owner#name}, or null when there is none. */
+    private static ChannelOption<Integer> pooled(String owner, String name) {
+        String full = owner + "#" + name;
+        return ChannelOption.exists(full) ? ChannelOption.<Integer>valueOf(full) : null;
     }
 
     static final int IPPROTO_TCP = 6;
@@ -155,7 +179,7 @@ final class TcpOptionLookup {
             if (n.startsWith("io.netty.channel.epoll.")) {
                 return "epoll";
             }
-            if (n.startsWith("io.netty.channel.uring.")) {
+            if (n.startsWith("io.netty.channel.uring.") || n.startsWith("io.netty.incubator.channel.uring.")) {
                 return "io_uring";
             }
             if (n.startsWith("io.netty.channel.kqueue.")) {

@@ -1,7 +1,12 @@
 package io.github.idlereaper;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.DefaultChannelConfig;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.local.LocalChannel;
 import java.io.ByteArrayOutputStream;
@@ -16,7 +21,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Layer 2: the kernel layer without a socket. A channel with no TCP socket gets no option, and its class is warned
- * about once per JVM, naming the options asked for.
+ * about once per JVM, naming the options asked for; options are found by name, listed or beside listed ones.
  */
 class KernelLayerTest {
 
@@ -76,6 +81,46 @@ class KernelLayerTest {
         assertEquals(0, reaper.stats().tcpMismatches());
         first.finishAndReleaseAll();
         second.finishAndReleaseAll();
+    }
+
+    /** Option constants as a transport declares them: pooled as {@code FakeTransportOption#NAME}. */
+    static final class FakeTransportOption {
+        static final ChannelOption<Integer> TCP_KEEPIDLE = ChannelOption.valueOf(FakeTransportOption.class,
+                "TCP_KEEPIDLE");
+        static final ChannelOption<Integer> TCP_KEEPINTVL = ChannelOption.valueOf(FakeTransportOption.class,
+                "TCP_KEEPINTVL");
+        static final ChannelOption<Integer> TCP_KEEPCNT = ChannelOption.valueOf(FakeTransportOption.class,
+                "TCP_KEEPCNT");
+        static final ChannelOption<Integer> TCP_USER_TIMEOUT = ChannelOption.valueOf(FakeTransportOption.class,
+                "TCP_USER_TIMEOUT");
+    }
+
+    /** A config that, like Netty 4.1's incubator io_uring, lists its keepalive options but not TCP_USER_TIMEOUT. */
+    private static final class UnlistedUserTimeoutConfig extends DefaultChannelConfig {
+        UnlistedUserTimeoutConfig(Channel ch) {
+            super(ch);
+        }
+
+        @Override
+        public Map<ChannelOption<?>, Object> getOptions() {
+            return getOptions(super.getOptions(), FakeTransportOption.TCP_KEEPCNT, FakeTransportOption.TCP_KEEPIDLE,
+                    FakeTransportOption.TCP_KEEPINTVL);
+        }
+    }
+
+    @Test
+    void byName_findsAnUnlistedOptionBesideItsListedSiblings() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        TcpOptionLookup.Found f = TcpOptionLookup.byName(new UnlistedUserTimeoutConfig(ch));
+        assertSame(FakeTransportOption.TCP_KEEPIDLE, f.idle);
+        assertSame(FakeTransportOption.TCP_KEEPINTVL, f.interval);
+        assertSame(FakeTransportOption.TCP_KEEPCNT, f.count);
+        assertSame(FakeTransportOption.TCP_USER_TIMEOUT, f.userTimeout);
+        // A config that lists none of them gets none: nothing is guessed without a sibling.
+        TcpOptionLookup.Found none = TcpOptionLookup.byName(ch.config());
+        assertNull(none.idle);
+        assertNull(none.userTimeout);
+        ch.finishAndReleaseAll();
     }
 
     @Test
