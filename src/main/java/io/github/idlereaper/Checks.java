@@ -59,11 +59,11 @@ final class Checks {
         return range(option, value, min, max);
     }
 
-    /** A positive duration the kernel takes in whole milliseconds, at most {@code max}. */
-    static Duration positiveMillis(String option, Duration value, Duration max) {
+    /** A duration the kernel takes in whole milliseconds, zero to {@code max}; zero means "not set". */
+    static Duration wholeMillis(String option, Duration value, Duration max) {
         Objects.requireNonNull(value, option);
-        if (value.isNegative() || value.isZero()) {
-            throw new IllegalArgumentException(option + " must be positive: " + value);
+        if (value.isNegative()) {
+            throw new IllegalArgumentException(option + " must not be negative: " + value);
         }
         if (value.getNano() % 1_000_000 != 0) {
             throw new IllegalArgumentException(option + " must be whole milliseconds: " + value);
@@ -72,6 +72,40 @@ final class Checks {
             throw new IllegalArgumentException(option + " must be at most " + max + ": " + value);
         }
         return value;
+    }
+
+    /** A heartbeat's timing, each value alone. */
+    static void heartbeatValues(Duration interval, Duration timeout, int maxMissed) {
+        timeout("heartbeat interval", interval);
+        timeout("heartbeat timeout", timeout);
+        range("heartbeat maxMissed", maxMissed, 1, Heartbeat.MAX_MISSED);
+    }
+
+    /**
+     * A heartbeat's timing, each value alone and together: the rules of {@link Heartbeat#of} without the protocol.
+     * An interval of zero sends no pings, so it takes no timeout and one allowed miss (they would be ignored);
+     * otherwise {@code 0 < timeout < interval}.
+     */
+    static void heartbeatTiming(Duration interval, Duration timeout, int maxMissed) {
+        heartbeatValues(interval, timeout, maxMissed);
+        if (interval.isZero()) {
+            if (!timeout.isZero()) {
+                throw new IllegalArgumentException(
+                        "heartbeat timeout must be zero when heartbeat interval is zero (no pings): " + timeout);
+            }
+            if (maxMissed != 1) {
+                throw new IllegalArgumentException(
+                        "heartbeat maxMissed must be 1 when heartbeat interval is zero (no pings): " + maxMissed);
+            }
+        } else {
+            if (timeout.isZero()) {
+                throw new IllegalArgumentException("heartbeat timeout must be positive: " + timeout);
+            }
+            if (timeout.compareTo(interval) >= 0) {
+                throw new IllegalArgumentException("heartbeat timeout (" + timeout
+                        + ") must be less than heartbeat interval (" + interval + ")");
+            }
+        }
     }
 
     /** An int that must lie in {@code [min, max]}. */

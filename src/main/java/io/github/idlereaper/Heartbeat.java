@@ -45,34 +45,14 @@ public final class Heartbeat {
      * @throws IllegalArgumentException if a value is out of range, or the timeout is not less than the interval
      */
     public static Heartbeat of(Duration interval, Duration timeout, int maxMissed, HeartbeatProtocol protocol) {
-        checkValues(interval, timeout, maxMissed, protocol);
-        if (interval.isZero()) {
-            // No pings: a timeout or a miss count would be ignored, so they are refused instead.
-            if (!timeout.isZero()) {
-                throw new IllegalArgumentException(
-                        "heartbeat timeout must be zero when heartbeat interval is zero (no pings): " + timeout);
-            }
-            if (maxMissed != 1) {
-                throw new IllegalArgumentException(
-                        "heartbeat maxMissed must be 1 when heartbeat interval is zero (no pings): " + maxMissed);
-            }
-        } else {
-            if (timeout.isZero()) {
-                throw new IllegalArgumentException("heartbeat timeout must be positive: " + timeout);
-            }
-            if (timeout.compareTo(interval) >= 0) {
-                throw new IllegalArgumentException("heartbeat timeout (" + timeout
-                        + ") must be less than heartbeat interval (" + interval + ")");
-            }
-        }
+        Checks.heartbeatTiming(interval, timeout, maxMissed);
+        Objects.requireNonNull(protocol, "protocol");
         return new Heartbeat(interval, timeout, maxMissed, protocol);
     }
 
     /** The checks of single values, shared with {@link IdleReaper.Builder#heartbeat}. */
     static void checkValues(Duration interval, Duration timeout, int maxMissed, HeartbeatProtocol protocol) {
-        Checks.timeout("heartbeat interval", interval);
-        Checks.timeout("heartbeat timeout", timeout);
-        Checks.range("heartbeat maxMissed", maxMissed, 1, MAX_MISSED);
+        Checks.heartbeatValues(interval, timeout, maxMissed);
         Objects.requireNonNull(protocol, "protocol");
     }
 

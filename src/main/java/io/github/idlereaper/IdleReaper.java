@@ -1,5 +1,7 @@
 package io.github.idlereaper;
 
+import io.github.idlereaper.doctor.DoctorReport;
+import io.github.idlereaper.doctor.IdleLimit;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -9,7 +11,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -167,20 +168,18 @@ public final class IdleReaper {
      * Examines this host for this reaper: reads the host's TCP keepalive and retransmission sysctls, its conntrack
      * timeout and the process's open-file limit (Linux {@code /proc}), works out the worst-case time each layer of
      * this reaper's current configuration takes to find a peer that vanished, and warns where a layer is slower
-     * than the conntrack timeout or one of {@code limits}. The same report prints from the command line:
-     * {@code java -jar idle-reaper.jar doctor}. Reads a few small files; thread-safe.
+     * than the conntrack timeout or one of {@code limits}. The same as
+     * {@link DoctorReport#examine(DetectionSettings, IdleLimit...)} with this reaper's {@link DetectionSettings};
+     * the same report prints from the command line: {@code java -jar idle-reaper.jar doctor}. Reads a few small
+     * files; thread-safe.
      *
      * @param limits the load balancers on the path, whose idle timeouts to check against
      * @throws NullPointerException if {@code limits} or one of them is null
      */
     public DoctorReport doctor(IdleLimit... limits) {
-        LinkedHashMap<String, Duration> byLabel = new LinkedHashMap<>();
-        for (IdleLimit l : limits) {
-            byLabel.put(l.label(), l.timeout());
-        }
-        HostDoctor.Setup setup = new HostDoctor.Setup(timeouts(), tickResolution, core.kernel().options(),
-                heartbeat.interval(), heartbeat.timeout(), heartbeat.maxMissed());
-        return HostDoctor.examine(setup, byLabel, HostDoctor::readFile);
+        Heartbeat hb = heartbeat();
+        return DoctorReport.examine(DetectionSettings.of(timeouts(), tickResolution(), hb.interval(), hb.timeout(),
+                hb.maxMissed(), core.kernel().options()), limits);
     }
 
     /**
@@ -546,11 +545,11 @@ public final class IdleReaper {
          * <p>Linux only: applied on epoll and io_uring. NIO has no such option (the JDK offers none) and neither
          * has kqueue; there it is logged once at WARN and counted in {@link ReaperStats#tcpMismatches()}.
          *
-         * <p>Default: not set; the kernel's retransmission limit applies. Range: 1 ms to 24 h, in whole
-         * milliseconds (the kernel's unit).
+         * <p>Default: not set; the kernel's retransmission limit applies. {@link Duration#ZERO} means not set.
+         * Range: zero, or 1 ms to 24 h, in whole milliseconds (the kernel's unit).
          *
          * @throws NullPointerException if {@code timeout} is null
-         * @throws IllegalArgumentException if {@code timeout} is not positive, not whole milliseconds, or above 24 h
+         * @throws IllegalArgumentException if {@code timeout} is negative, not whole milliseconds, or above 24 h
          * @throws IllegalStateException if it was already set
          */
         public Builder tcpUserTimeout(Duration timeout) {

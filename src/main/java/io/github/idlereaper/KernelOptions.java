@@ -4,13 +4,16 @@ import java.time.Duration;
 
 /**
  * The kernel layer a reaper asks for: TCP keepalive (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) and
- * TCP_USER_TIMEOUT, validated, in the kernel's units. Zero means "not set": the reaper leaves that option alone.
+ * TCP_USER_TIMEOUT, validated, in the kernel's units. Zero means "not set": the reaper leaves that option alone, and
+ * the kernel's default applies. {@code tcpUserTimeout(Duration.ZERO)} is that: given (so it may not be given again),
+ * and not set on any socket.
  *
- * <p>Only JDK types: the command-line doctor uses it without Netty on the class path. Immutable and thread-safe.
+ * <p>Only JDK types: the command-line doctor uses it, through {@link DetectionSettings}, without Netty on the class
+ * path. Immutable and thread-safe.
  */
 final class KernelOptions {
 
-    static final KernelOptions NONE = new KernelOptions(0, 0, 0, 0);
+    static final KernelOptions NONE = new KernelOptions(0, 0, 0, 0, false);
 
     /** The Linux ranges (net/ipv4/tcp.c: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT). */
     static final Duration MIN_KEEPALIVE = Duration.ofSeconds(1);
@@ -22,13 +25,18 @@ final class KernelOptions {
     final int keepAliveIdleSeconds;
     final int keepAliveIntervalSeconds;
     final int keepAliveCount;
+    /** TCP_USER_TIMEOUT in milliseconds; 0 when not set (the kernel's default applies). */
     final int userTimeoutMillis;
+    /** Whether a user timeout was given, zero included: an option may be given once. */
+    private final boolean userTimeoutGiven;
 
-    private KernelOptions(int idleSeconds, int intervalSeconds, int count, int userTimeoutMillis) {
+    private KernelOptions(int idleSeconds, int intervalSeconds, int count, int userTimeoutMillis,
+            boolean userTimeoutGiven) {
         this.keepAliveIdleSeconds = idleSeconds;
         this.keepAliveIntervalSeconds = intervalSeconds;
         this.keepAliveCount = count;
         this.userTimeoutMillis = userTimeoutMillis;
+        this.userTimeoutGiven = userTimeoutGiven;
     }
 
     /**
@@ -41,31 +49,39 @@ final class KernelOptions {
         Checks.wholeSeconds("tcpKeepAlive idle", idle, MIN_KEEPALIVE, MAX_KEEPALIVE);
         Checks.wholeSeconds("tcpKeepAlive interval", interval, MIN_KEEPALIVE, MAX_KEEPALIVE);
         Checks.range("tcpKeepAlive count", count, 1, MAX_KEEPALIVE_COUNT);
-        return new KernelOptions((int) idle.getSeconds(), (int) interval.getSeconds(), count, userTimeoutMillis);
+        return new KernelOptions((int) idle.getSeconds(), (int) interval.getSeconds(), count, userTimeoutMillis,
+                userTimeoutGiven);
     }
 
     /**
-     * Returns these options with TCP_USER_TIMEOUT set.
+     * Returns these options with TCP_USER_TIMEOUT set; {@link Duration#ZERO} means not set (the kernel's default,
+     * net.ipv4.tcp_retries2, applies).
      *
      * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if {@code timeout} is not positive, not whole milliseconds, or above a day
+     * @throws IllegalArgumentException if {@code timeout} is negative, not whole milliseconds, or above a day
      */
     KernelOptions withUserTimeout(Duration timeout) {
-        Checks.positiveMillis("tcpUserTimeout", timeout, MAX_USER_TIMEOUT);
+        Checks.wholeMillis("tcpUserTimeout", timeout, MAX_USER_TIMEOUT);
         return new KernelOptions(keepAliveIdleSeconds, keepAliveIntervalSeconds, keepAliveCount,
-                (int) timeout.toMillis());
+                (int) timeout.toMillis(), true);
     }
 
     boolean keepAliveSet() {
         return keepAliveCount > 0;
     }
 
+    /** Whether a user timeout was given, {@link Duration#ZERO} included: for the rule that it is given once. */
     boolean userTimeoutSet() {
+        return userTimeoutGiven;
+    }
+
+    /** Whether a user timeout is to be set on each socket: given, and not zero. */
+    boolean hasUserTimeout() {
         return userTimeoutMillis > 0;
     }
 
     boolean any() {
-        return keepAliveSet() || userTimeoutSet();
+        return keepAliveSet() || hasUserTimeout();
     }
 
     /** The keepalive as it was given to the builder, for "already set" messages: {@code (PT60S, PT10S, 6)}. */
@@ -107,20 +123,6 @@ final class KernelOptions {
         return idleMs + intervalMs * firings;
     }
 
-    /**
-     * How long Linux retransmits unacknowledged data before it gives up when no TCP_USER_TIMEOUT is set: its model
-     * of {@code tcp_retries2} exponential backoffs from the minimum RTO of 200 ms, capped at {@code rtoMaxMs}
-     * (net/ipv4/tcp_timer.c, tcp_model_timeout). 924.6 s for the default of 15 retries.
-     */
-    static long retransmissionBoundMillis(int retries2, long rtoMaxMs) {
-        long rtoBase = 200;
-        int threshold = 63 - Long.numberOfLeadingZeros(Math.max(1, rtoMaxMs / rtoBase));
-        if (retries2 <= threshold) {
-            return ((2L << retries2) - 1) * rtoBase;
-        }
-        return ((2L << threshold) - 1) * rtoBase + (retries2 - threshold) * rtoMaxMs;
-    }
-
     private static long ceilDiv(long a, long b) {
         return a <= 0 ? 0 : (a + b - 1) / b;
     }
@@ -128,6 +130,6 @@ final class KernelOptions {
     @Override
     public String toString() {
         return "KernelOptions(tcpKeepAlive=" + (keepAliveSet() ? keepAliveText() : "unset") + ", tcpUserTimeout="
-                + (userTimeoutSet() ? userTimeout() : "unset") + ")";
+                + (hasUserTimeout() ? userTimeout() : "unset") + ")";
     }
 }

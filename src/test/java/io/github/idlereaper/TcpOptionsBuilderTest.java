@@ -63,11 +63,27 @@ class TcpOptionsBuilderTest {
     }
 
     @Test
-    void tcpUserTimeout_notPositive_isRejected() {
-        fails(IllegalArgumentException.class, "tcpUserTimeout must be positive: PT0S",
-                () -> IdleReaper.builder().tcpUserTimeout(Duration.ZERO));
-        fails(IllegalArgumentException.class, "tcpUserTimeout must be positive: PT-1S",
+    void tcpUserTimeout_negative_isRejected() {
+        fails(IllegalArgumentException.class, "tcpUserTimeout must not be negative: PT-1S",
                 () -> IdleReaper.builder().tcpUserTimeout(s(-1)));
+        fails(IllegalArgumentException.class, "tcpUserTimeout must not be negative: PT-0.001S",
+                () -> IdleReaper.builder().tcpUserTimeout(Duration.ofMillis(-1)));
+    }
+
+    @Test
+    void tcpUserTimeout_zero_meansNotSet_andCountsAsGiven() {
+        IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(Duration.ZERO).build();
+        KernelOptions k = reaper.core().kernel().options();
+        assertFalse(k.any());
+        assertFalse(k.hasUserTimeout());
+        assertEquals(Duration.ZERO, k.deadPeerLimit());
+        assertEquals("KernelOptions(tcpKeepAlive=unset, tcpUserTimeout=unset)", k.toString());
+        // With keepalive, zero leaves the probe count in charge: the bound is idle + interval × count.
+        assertEquals(s(3), IdleReaper.builder().tcpKeepAlive(s(1), s(1), 2).tcpUserTimeout(Duration.ZERO).build()
+                .core().kernel().deadPeerLimit());
+        // Like every option, it is given once: zero too.
+        fails(IllegalStateException.class, "tcpUserTimeout was already set to PT0S",
+                () -> IdleReaper.builder().tcpUserTimeout(Duration.ZERO).tcpUserTimeout(s(3)));
     }
 
     @Test
@@ -99,7 +115,7 @@ class TcpOptionsBuilderTest {
         IdleReaper.Builder b = IdleReaper.builder();
         assertThrows(IllegalArgumentException.class, () -> b.tcpKeepAlive(s(1), s(1), 0));
         b.tcpKeepAlive(s(1), s(1), 2);
-        assertThrows(IllegalArgumentException.class, () -> b.tcpUserTimeout(Duration.ZERO));
+        assertThrows(IllegalArgumentException.class, () -> b.tcpUserTimeout(s(-1)));
         b.tcpUserTimeout(s(2));
         KernelOptions k = b.build().core().kernel().options();
         assertEquals("KernelOptions(tcpKeepAlive=(PT1S, PT1S, 2), tcpUserTimeout=PT2S)", k.toString());
@@ -127,18 +143,6 @@ class TcpOptionsBuilderTest {
         assertEquals(70_000, KernelOptions.keepAliveBoundMillis(60_000, 10_000, 6, 5_000));
         // 1 s / 1 s with a 2 s user timeout: the firing at 2 s gives up (the count no longer matters).
         assertEquals(2_000, KernelOptions.keepAliveBoundMillis(1_000, 1_000, 9, 2_000));
-    }
-
-    @Test
-    void retransmissionBound_matchesTheKernelModel() {
-        // The documented Linux figure: tcp_retries2 = 15 gives 924.6 s.
-        assertEquals(924_600, KernelOptions.retransmissionBoundMillis(15, 120_000));
-        // Below the linear-backoff threshold it is a pure doubling sum: 0.2 + 0.4 + ... + 1.6 s.
-        assertEquals(3_000, KernelOptions.retransmissionBoundMillis(3, 120_000));
-        assertEquals(204_600, KernelOptions.retransmissionBoundMillis(9, 120_000));
-        assertEquals(324_600, KernelOptions.retransmissionBoundMillis(10, 120_000));
-        // A smaller tcp_rto_max_ms (Linux 6.15+) lowers the cap: threshold ilog2(5) = 2.
-        assertEquals(1_400 + 13 * 1_000, KernelOptions.retransmissionBoundMillis(15, 1_000));
     }
 
     @Test

@@ -12,28 +12,17 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioChannelOption;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.channel.uring.IoUring;
-import io.netty.channel.uring.IoUringChannelOption;
-import io.netty.channel.uring.IoUringIoHandler;
-import io.netty.channel.uring.IoUringServerSocketChannel;
-import io.netty.channel.uring.IoUringSocketChannel;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,9 +32,7 @@ import java.util.OptionalInt;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import jdk.net.ExtendedSocketOptions;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -57,156 +44,14 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class TcpOptionsLoopbackTest {
 
-    /** The socket transports; the native ones skip where they do not load. */
-    enum Kind {
-        NIO("nio"),
-        EPOLL("epoll"),
-        IO_URING("io_uring"),
-        KQUEUE("kqueue");
-
-        final String name;
-
-        Kind(String name) {
-            this.name = name;
-        }
-
-        void assumeAvailable() {
-            switch (this) {
-                case EPOLL:
-                    Assumptions.assumeTrue(Epoll.isAvailable(),
-                            () -> "epoll transport not available here: " + Epoll.unavailabilityCause());
-                    break;
-                case IO_URING:
-                    Assumptions.assumeTrue(IoUring.isAvailable(),
-                            () -> "io_uring transport not available here: " + IoUring.unavailabilityCause());
-                    break;
-                case KQUEUE:
-                    Assumptions.assumeTrue(kqueueAvailable(), () -> "kqueue transport not available here ("
-                            + System.getProperty("os.name") + "; needs netty-transport-classes-kqueue and its "
-                            + "natives on the test class path, on macOS or BSD)");
-                    break;
-                default:
-                    break;
-            }
-        }
-
-        IoHandlerFactory ioHandler() {
-            switch (this) {
-                case NIO:
-                    return NioIoHandler.newFactory();
-                case EPOLL:
-                    return EpollIoHandler.newFactory();
-                case IO_URING:
-                    return IoUringIoHandler.newFactory();
-                default:
-                    return (IoHandlerFactory) kqueue("KQueueIoHandler", "newFactory");
-            }
-        }
-
-        @SuppressWarnings("unchecked")
-        Class<? extends ServerChannel> serverChannel() {
-            switch (this) {
-                case NIO:
-                    return NioServerSocketChannel.class;
-                case EPOLL:
-                    return EpollServerSocketChannel.class;
-                case IO_URING:
-                    return IoUringServerSocketChannel.class;
-                default:
-                    return (Class<? extends ServerChannel>) kqueueClass("KQueueServerSocketChannel");
-            }
-        }
-
-        @SuppressWarnings("unchecked")
-        Class<? extends Channel> channel() {
-            switch (this) {
-                case NIO:
-                    return NioSocketChannel.class;
-                case EPOLL:
-                    return EpollSocketChannel.class;
-                case IO_URING:
-                    return IoUringSocketChannel.class;
-                default:
-                    return (Class<? extends Channel>) kqueueClass("KQueueSocketChannel");
-            }
-        }
-
-        /** The transport's own reading of an option, bypassing the reaper; null where it has no such option. */
-        Object own(Channel ch, String option) {
-            switch (this) {
-                case NIO:
-                    switch (option) {
-                        case KernelLayer.TCP_KEEPIDLE:
-                            return ch.config().getOption(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPIDLE));
-                        case KernelLayer.TCP_KEEPINTVL:
-                            return ch.config().getOption(
-                                    NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPINTERVAL));
-                        case KernelLayer.TCP_KEEPCNT:
-                            return ch.config().getOption(NioChannelOption.of(ExtendedSocketOptions.TCP_KEEPCOUNT));
-                        default:
-                            return null;
-                    }
-                case EPOLL:
-                    return ch.config().getOption(epollOption(option));
-                case IO_URING:
-                    return ch.config().getOption(ioUringOption(option));
-                default:
-                    return null;
-            }
-        }
-    }
-
-    private static ChannelOption<Integer> epollOption(String option) {
-        switch (option) {
-            case KernelLayer.TCP_KEEPIDLE:
-                return EpollChannelOption.TCP_KEEPIDLE;
-            case KernelLayer.TCP_KEEPINTVL:
-                return EpollChannelOption.TCP_KEEPINTVL;
-            case KernelLayer.TCP_KEEPCNT:
-                return EpollChannelOption.TCP_KEEPCNT;
-            default:
-                return EpollChannelOption.TCP_USER_TIMEOUT;
-        }
-    }
-
-    private static ChannelOption<Integer> ioUringOption(String option) {
-        switch (option) {
-            case KernelLayer.TCP_KEEPIDLE:
-                return IoUringChannelOption.TCP_KEEPIDLE;
-            case KernelLayer.TCP_KEEPINTVL:
-                return IoUringChannelOption.TCP_KEEPINTVL;
-            case KernelLayer.TCP_KEEPCNT:
-                return IoUringChannelOption.TCP_KEEPCNT;
-            default:
-                return IoUringChannelOption.TCP_USER_TIMEOUT;
-        }
-    }
-
-    private static boolean kqueueAvailable() {
-        try {
-            return (Boolean) kqueue("KQueue", "isAvailable");
-        } catch (RuntimeException | LinkageError e) {
-            return false;
-        }
-    }
-
-    private static Class<?> kqueueClass(String name) {
-        try {
-            return Class.forName("io.netty.channel.kqueue." + name);
-        } catch (ClassNotFoundException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static Object kqueue(String type, String method) {
-        try {
-            return kqueueClass(type).getMethod(method).invoke(null);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException(e);
-        }
+    /** The transport's own reading of an option, bypassing the reaper; null where it has no such option. */
+    private static Object own(TcpTransport k, Channel ch, String option) {
+        ChannelOption<Integer> o = k.own(option);
+        return o == null ? null : ch.config().getOption(o);
     }
 
     private final List<EventLoopGroup> groups = new ArrayList<>();
+    private final List<Channel> channels = new ArrayList<>();
     private final BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
 
     /** A client handler that does nothing, shared by the clients of one bootstrap. */
@@ -226,22 +71,29 @@ class TcpOptionsLoopbackTest {
 
     @AfterEach
     void tearDown() {
+        // Channels first, then their loops: the 4.1 incubator's io_uring loop never finishes shutting down while a
+        // channel of it still has an operation in flight.
+        for (Channel ch : channels) {
+            ch.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
+        }
         for (EventLoopGroup g : groups) {
-            g.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+            assertTrue(g.shutdownGracefully(0, 0, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS),
+                    "event loop group shut down: " + g);
         }
         // JUnit may keep a parameterized test's instance after it ran: hold no loop or channel past the test.
         groups.clear();
+        channels.clear();
         accepted.clear();
     }
 
-    private EventLoopGroup group(Kind k) {
-        EventLoopGroup g = new MultiThreadIoEventLoopGroup(1, k.ioHandler());
+    private EventLoopGroup group(TcpTransport k) {
+        EventLoopGroup g = k.group(1);
         groups.add(g);
         return g;
     }
 
     /** A server with {@code serverReaper} installed, and a connected client with {@code clientReaper}. */
-    private Channel[] connect(Kind k, IdleReaper serverReaper, IdleReaper clientReaper) throws Exception {
+    private Channel[] connect(TcpTransport k, IdleReaper serverReaper, IdleReaper clientReaper) throws Exception {
         k.assumeAvailable();
         ServerBootstrap sb = new ServerBootstrap().group(group(k), group(k)).channel(k.serverChannel())
                 .childHandler(new Accepted());
@@ -255,20 +107,21 @@ class TcpOptionsLoopbackTest {
         Channel client = cb.connect((InetSocketAddress) server.localAddress()).syncUninterruptibly().channel();
         Channel child = accepted.poll(10, TimeUnit.SECONDS);
         assertTrue(child != null, "the server accepted the connection");
+        channels.addAll(List.of(child, client, server));
         return new Channel[] {child, client};
     }
 
-    private static TcpSettings expected(Kind k, boolean keepAlive, int idle, int interval, int count,
+    private static TcpSettings expected(TcpTransport k, boolean keepAlive, int idle, int interval, int count,
             int userTimeoutMs) {
         // NIO cannot read TCP_USER_TIMEOUT (the JDK has none); kqueue on macOS and FreeBSD has none either.
-        boolean hasUserTimeout = k == Kind.EPOLL || k == Kind.IO_URING;
+        boolean hasUserTimeout = k == TcpTransport.EPOLL || k == TcpTransport.IO_URING;
         return new TcpSettings(k.name, keepAlive, Duration.ofSeconds(idle), Duration.ofSeconds(interval), count,
                 hasUserTimeout ? Duration.ofMillis(userTimeoutMs) : null);
     }
 
     @ParameterizedTest
-    @EnumSource(Kind.class)
-    void options_areAppliedToAcceptedAndConnectedChannels_andReadBack(Kind k) throws Exception {
+    @EnumSource(TcpTransport.class)
+    void options_areAppliedToAcceptedAndConnectedChannels_andReadBack(TcpTransport k) throws Exception {
         IdleReaper reaper = IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(7), Duration.ofSeconds(3), 4)
                 .tcpUserTimeout(Duration.ofMillis(2500)).build();
         Channel[] chans = connect(k, reaper, reaper);
@@ -277,54 +130,77 @@ class TcpOptionsLoopbackTest {
             String side = ch == chans[0] ? "accepted" : "connected";
             assertEquals(want, IdleReaper.tcpSettings(ch), side);
             assertEquals(Boolean.TRUE, ch.config().getOption(ChannelOption.SO_KEEPALIVE), side);
-            if (k != Kind.KQUEUE) {
-                assertEquals(7, k.own(ch, KernelLayer.TCP_KEEPIDLE), side);
-                assertEquals(3, k.own(ch, KernelLayer.TCP_KEEPINTVL), side);
-                assertEquals(4, k.own(ch, KernelLayer.TCP_KEEPCNT), side);
+            if (k != TcpTransport.KQUEUE) {
+                assertEquals(7, own(k, ch, TcpOptionLookup.TCP_KEEPIDLE), side);
+                assertEquals(3, own(k, ch, TcpOptionLookup.TCP_KEEPINTVL), side);
+                assertEquals(4, own(k, ch, TcpOptionLookup.TCP_KEEPCNT), side);
             }
-            if (k == Kind.EPOLL || k == Kind.IO_URING) {
-                assertEquals(2500, k.own(ch, KernelLayer.TCP_USER_TIMEOUT), side);
+            if (k == TcpTransport.EPOLL || k == TcpTransport.IO_URING) {
+                assertEquals(2500, own(k, ch, TcpOptionLookup.TCP_USER_TIMEOUT), side);
             }
         }
         ReaperStats stats = reaper.stats();
         assertEquals(Map.of(k.name, want), stats.tcpSettings());
         // Where TCP_USER_TIMEOUT is not in effect, both channels count as a mismatch.
-        assertEquals(k == Kind.EPOLL || k == Kind.IO_URING ? 0 : 2, stats.tcpMismatches());
-        if (k == Kind.NIO) {
+        assertEquals(k == TcpTransport.EPOLL || k == TcpTransport.IO_URING ? 0 : 2, stats.tcpMismatches());
+        if (k == TcpTransport.NIO) {
             assertEquals("nio ignored TCP_USER_TIMEOUT: asked 2500ms, in effect unknown (the host's "
                     + "net.ipv4.tcp_retries2 applies); the JDK has no TCP_USER_TIMEOUT; use the epoll or io_uring "
-                    + "transport", KernelLayer.warned().get("nio/TCP_USER_TIMEOUT"));
+                    + "transport", TcpOptionApplier.warned().get("nio/TCP_USER_TIMEOUT"));
         }
     }
 
     @ParameterizedTest
-    @EnumSource(value = Kind.class, names = {"NIO", "EPOLL"})
-    void noOptions_leaveTheSocketsAsTheyWere(Kind k) throws Exception {
+    @EnumSource(value = TcpTransport.class, names = {"NIO", "EPOLL"})
+    void noOptions_leaveTheSocketsAsTheyWere(TcpTransport k) throws Exception {
         IdleReaper reaper = IdleReaper.builder().build();
         Channel[] chans = connect(k, reaper, null);
         TcpSettings s = IdleReaper.tcpSettings(chans[0]);
         assertEquals(false, s.keepAlive());
         assertEquals(k.name, s.transport());
         // The host's defaults show through: tcp_keepalive_time, and no user timeout (0) where it can be read.
-        String hostIdle = HostDoctor.readFile("/proc/sys/net/ipv4/tcp_keepalive_time");
+        String hostIdle = procFile("/proc/sys/net/ipv4/tcp_keepalive_time");
         if (hostIdle != null) {
             assertEquals(Optional.of(Duration.ofSeconds(Long.parseLong(hostIdle))), s.keepAliveIdle());
         }
-        assertEquals(k == Kind.EPOLL ? Optional.of(Duration.ZERO) : Optional.empty(), s.userTimeout());
+        assertEquals(k == TcpTransport.EPOLL ? Optional.of(Duration.ZERO) : Optional.empty(), s.userTimeout());
         assertEquals(Map.of(), reaper.stats().tcpSettings());
         assertEquals(0, reaper.stats().tcpMismatches());
     }
 
+    @ParameterizedTest
+    @EnumSource(value = TcpTransport.class, names = {"NIO", "EPOLL"})
+    void userTimeoutZero_setsNothing_andWarnsNothing(TcpTransport k) throws Exception {
+        TcpOptionApplier.forgetWarnings();
+        IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(Duration.ZERO).build();
+        Channel[] chans = connect(k, reaper, reaper);
+        // The kernel's default is in effect: no user timeout (0) where the transport can read it.
+        assertEquals(k == TcpTransport.EPOLL ? Optional.of(Duration.ZERO) : Optional.empty(),
+                IdleReaper.tcpSettings(chans[0]).userTimeout());
+        assertEquals(Map.of(), reaper.stats().tcpSettings());
+        assertEquals(0, reaper.stats().tcpMismatches());
+        assertEquals(Map.of(), TcpOptionApplier.warned());
+    }
+
+    /** A /proc/sys value, or null where there is none; in one large read, which /proc/sys integer files need. */
+    private static String procFile(String path) {
+        try (InputStream in = Files.newInputStream(Path.of(path))) {
+            return new String(in.readNBytes(64), StandardCharsets.US_ASCII).trim();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
     @Test
     void ignoredOption_warnsOncePerTransportAndOption() throws Exception {
-        KernelLayer.forgetWarnings();
+        TcpOptionApplier.forgetWarnings();
         PrintStream err = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(5)).build();
         Channel[] first;
         try {
             System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            first = connect(Kind.NIO, reaper, reaper);
+            first = connect(TcpTransport.NIO, reaper, reaper);
             Bootstrap more = new Bootstrap().group(groups.get(2)).channel(NioSocketChannel.class)
                     .handler(new Quiet());
             for (int i = 0; i < 3; i++) {
@@ -340,7 +216,7 @@ class TcpOptionsLoopbackTest {
                 + "transport";
         assertEquals(1, log.split("WARN io.github.idlereaper.IdleReaper - " + message.replace("(", "\\(")
                 .replace(")", "\\)"), -1).length - 1, log);
-        assertEquals(Map.of("nio/TCP_USER_TIMEOUT", message), KernelLayer.warned());
+        assertEquals(Map.of("nio/TCP_USER_TIMEOUT", message), TcpOptionApplier.warned());
         // Five channels (two from the first connection, three more accepted); each missed the option.
         assertEquals(5, reaper.stats().tcpMismatches());
     }
@@ -351,20 +227,20 @@ class TcpOptionsLoopbackTest {
      */
     @Test
     void rawOptions_setTheSameSocketOptionsAsNamedOnes() throws Exception {
-        Channel[] chans = connect(Kind.EPOLL, IdleReaper.builder().build(), null);
+        Channel[] chans = connect(TcpTransport.EPOLL, IdleReaper.builder().build(), null);
         Channel ch = chans[0];
         KernelOptions opts = KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(11), Duration.ofSeconds(5), 3)
                 .withUserTimeout(Duration.ofMillis(4321));
-        KernelLayer.Resolved raw = KernelLayer.raw(ch);
+        TcpOptionLookup.Found raw = TcpOptionLookup.raw(ch);
         assertTrue(raw.idle.name().startsWith("idleReaper.raw."), raw.idle.name());
-        KernelLayer layer = new KernelLayer(opts);
+        TcpOptionApplier layer = new TcpOptionApplier(opts);
         ch.eventLoop().submit(() -> layer.apply(ch, raw)).syncUninterruptibly();
         assertEquals(11, ch.config().getOption(EpollChannelOption.TCP_KEEPIDLE));
         assertEquals(5, ch.config().getOption(EpollChannelOption.TCP_KEEPINTVL));
         assertEquals(3, ch.config().getOption(EpollChannelOption.TCP_KEEPCNT));
         assertEquals(4321, ch.config().getOption(EpollChannelOption.TCP_USER_TIMEOUT));
         assertEquals(0, layer.mismatches());
-        assertEquals(expected(Kind.EPOLL, true, 11, 5, 3, 4321), KernelLayer.read(ch, raw, "epoll"));
+        assertEquals(expected(TcpTransport.EPOLL, true, 11, 5, 3, 4321), TcpOptionApplier.read(ch, raw, "epoll"));
     }
 
     @Test
@@ -375,7 +251,7 @@ class TcpOptionsLoopbackTest {
         assertEquals("not a TCP socket channel: " + embedded, e.getMessage());
         embedded.finishAndReleaseAll();
 
-        Channel[] chans = connect(Kind.NIO, IdleReaper.builder().build(), null);
+        Channel[] chans = connect(TcpTransport.NIO, IdleReaper.builder().build(), null);
         chans[1].close().syncUninterruptibly();
         IllegalStateException closed = assertThrows(IllegalStateException.class,
                 () -> IdleReaper.tcpSettings(chans[1]));

@@ -1,5 +1,7 @@
-package io.github.idlereaper;
+package io.github.idlereaper.doctor;
 
+import io.github.idlereaper.DetectionSettings;
+import io.github.idlereaper.IdleTimeouts;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -13,7 +15,8 @@ import java.util.regex.Pattern;
  * The jar's command line: {@code java -jar idle-reaper.jar doctor [options]} prints the {@link DoctorReport} for
  * this host and the reaper configuration given as options.
  *
- * <p>It runs with only the JDK on the class path: nothing here, nor in what it uses, touches Netty or SLF4J.
+ * <p>It runs with only the JDK on the class path: nothing here, nor in what it uses, touches Netty or SLF4J. Values
+ * are checked by {@link DetectionSettings.Builder}, with the reaper builder's rules and messages.
  */
 final class Main {
 
@@ -51,11 +54,7 @@ final class Main {
             return 2;
         }
         IdleTimeouts.Builder timeouts = IdleTimeouts.builder();
-        Duration tick = null;
-        KernelOptions kernel = KernelOptions.NONE;
-        Duration hbInterval = Duration.ZERO;
-        Duration hbTimeout = Duration.ZERO;
-        int hbMissed = 0;
+        DetectionSettings.Builder settings = DetectionSettings.builder();
         LinkedHashMap<String, Duration> limits = new LinkedHashMap<>();
         try {
             for (int i = 1; i < args.length; i++) {
@@ -79,15 +78,14 @@ final class Main {
                         timeouts.writeStall(duration(flag, value));
                         break;
                     case "--tick":
-                        tick = Checks.range("tickResolution", duration(flag, value), Duration.ofMillis(10),
-                                Duration.ofSeconds(1));
+                        settings.tickResolution(duration(flag, value));
                         break;
                     case "--keepalive": {
                         String[] parts = value.split(",", -1);
                         if (parts.length != 3) {
                             throw new IllegalArgumentException("--keepalive needs idle,interval,count: " + value);
                         }
-                        kernel = kernel.withKeepAlive(duration(flag, parts[0]), duration(flag, parts[1]),
+                        settings.tcpKeepAlive(duration(flag, parts[0]), duration(flag, parts[1]),
                                 count(flag, parts[2]));
                         break;
                     }
@@ -97,18 +95,12 @@ final class Main {
                             throw new IllegalArgumentException("--heartbeat needs interval,timeout,maxMissed: "
                                     + value);
                         }
-                        hbInterval = Checks.timeout("heartbeat interval", duration(flag, parts[0]));
-                        hbTimeout = Checks.timeout("heartbeat timeout", duration(flag, parts[1]));
-                        hbMissed = Checks.range("heartbeat maxMissed", count(flag, parts[2]), 1,
-                                Heartbeat.MAX_MISSED);
-                        if (hbTimeout.compareTo(hbInterval) >= 0) {
-                            throw new IllegalArgumentException("heartbeat timeout (" + hbTimeout
-                                    + ") must be less than heartbeat interval (" + hbInterval + ")");
-                        }
+                        settings.heartbeat(duration(flag, parts[0]), duration(flag, parts[1]),
+                                count(flag, parts[2]));
                         break;
                     }
                     case "--user-timeout":
-                        kernel = kernel.withUserTimeout(duration(flag, value));
+                        settings.tcpUserTimeout(duration(flag, value));
                         break;
                     case "--limit":
                         limit(value, limits);
@@ -117,16 +109,10 @@ final class Main {
                         throw new IllegalArgumentException("unknown option: " + flag);
                 }
             }
-            IdleTimeouts t = timeouts.build();
-            if (tick == null) {
-                // The builder's rule: a tenth of the smallest timeout, heartbeat timeout included.
-                tick = t.defaultTickResolution(hbInterval.isZero() ? Duration.ZERO : hbTimeout);
-            }
-            t.checkAgainstTick(tick);
-            HostDoctor.Setup setup = new HostDoctor.Setup(t, tick, kernel, hbInterval, hbTimeout, hbMissed);
+            DetectionSettings setup = settings.timeouts(timeouts.build()).build();
             out.print(HostDoctor.examine(setup, limits, files));
             return 0;
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
             err.println(e.getMessage());
             err.print(USAGE);
             return 2;

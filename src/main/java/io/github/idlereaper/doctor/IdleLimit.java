@@ -1,10 +1,11 @@
-package io.github.idlereaper;
+package io.github.idlereaper.doctor;
 
 import java.time.Duration;
 
 /**
- * The idle timeout of a cloud load balancer or firewall on the path, for {@link IdleReaper#doctor(IdleLimit...)}
- * to check the reaper's layers against. Such a middlebox forgets a TCP flow that carried no packet for this long;
+ * The idle timeout of a cloud load balancer or firewall on the path, for
+ * {@link io.github.idlereaper.IdleReaper#doctor(IdleLimit...)} and {@link DoctorReport#examine} to check the reaper's
+ * layers against. Such a middlebox forgets a TCP flow that carried no packet for this long;
  * later packets on it are dropped or answered with a reset, so the connection dies without a FIN. Something must
  * send a packet (TCP keepalive, a heartbeat) or close the connection before then. The values are the providers'
  * defaults; where yours differs, give the command-line doctor your own value ({@code --limit name=350s}).

@@ -1,5 +1,7 @@
-package io.github.idlereaper;
+package io.github.idlereaper.doctor;
 
+import io.github.idlereaper.DetectionSettings;
+import io.github.idlereaper.IdleTimeouts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -19,8 +21,8 @@ import java.util.regex.Pattern;
  * each layer of the reaper's configuration takes to find a peer that vanished, and checks those against the idle
  * limits on the path.
  *
- * <p>Only JDK types, so that the command line runs without Netty or SLF4J. Files are read through a function, so
- * tests feed it fake {@code /proc} values. Stateless.
+ * <p>Only JDK types and the JDK-only {@link DetectionSettings}, so that the command line runs without Netty or
+ * SLF4J. Files are read through a function, so tests feed it fake {@code /proc} values. Stateless.
  */
 final class HostDoctor {
 
@@ -68,39 +70,17 @@ final class HostDoctor {
         return "/proc/sys/" + name.replace('.', '/');
     }
 
-    /** The tick resolution the builder picks when none is set: the one rule, in {@link IdleTimeouts}. */
-    static Duration defaultTick(IdleTimeouts t) {
-        return t.defaultTickResolution(Duration.ZERO);
-    }
-
     /**
-     * The parts of a reaper's configuration that find dead peers, in JDK types.
-     *
-     * @param timeouts the idle timeouts
-     * @param tick the tick resolution: a reap comes at most this late
-     * @param kernel the kernel options
-     * @param heartbeatInterval quiet time before a ping; zero when pings are off
-     * @param heartbeatTimeout how long each ping waits for an answer
-     * @param heartbeatMaxMissed unanswered pings before the reap
-     */
-    record Setup(IdleTimeouts timeouts, Duration tick, KernelOptions kernel, Duration heartbeatInterval,
-            Duration heartbeatTimeout, int heartbeatMaxMissed) {
-
-        /** A reaper without heartbeats. */
-        Setup(IdleTimeouts timeouts, Duration tick, KernelOptions kernel) {
-            this(timeouts, tick, kernel, Duration.ZERO, Duration.ZERO, 0);
-        }
-    }
-
-    /**
-     * @param setup the reaper's configuration
+     * @param settings the reaper's configuration
      * @param limits the idle limits on the path, by label, besides the host's conntrack timeout
      * @param files reads a file, returning null when absent
      */
-    static DoctorReport examine(Setup setup, Map<String, Duration> limits, Function<String, String> files) {
-        IdleTimeouts timeouts = setup.timeouts();
-        Duration tick = setup.tick();
-        KernelOptions kernel = setup.kernel();
+    static DoctorReport examine(DetectionSettings settings, Map<String, Duration> limits,
+            Function<String, String> files) {
+        IdleTimeouts timeouts = settings.timeouts();
+        Duration tick = settings.tickResolution();
+        boolean keepAlive = settings.tcpKeepAliveCount() > 0;
+        boolean userTimeout = !settings.tcpUserTimeout().isZero();
         LinkedHashMap<String, String> host = new LinkedHashMap<>();
         for (String name : new String[] {KEEPALIVE_TIME, KEEPALIVE_INTVL, KEEPALIVE_PROBES, RETRIES2, RTO_MAX,
                 CONNTRACK}) {
@@ -143,34 +123,32 @@ final class HostDoctor {
             covers.put(WRITE_STALL, "bytes wait to be sent: the peer stopped reading, or vanished with the send "
                     + "buffer full");
         }
-        if (!setup.heartbeatInterval().isZero()) {
+        if (!settings.heartbeatInterval().isZero()) {
             // The first ping after the interval, then one ping per timeout until maxMissed are unanswered.
-            detection.put(HEARTBEAT, setup.heartbeatInterval()
-                    .plus(setup.heartbeatTimeout().multipliedBy(setup.heartbeatMaxMissed())).plus(tick));
+            detection.put(HEARTBEAT, settings.heartbeatInterval()
+                    .plus(settings.heartbeatTimeout().multipliedBy(settings.heartbeatMaxMissed())).plus(tick));
             covers.put(HEARTBEAT, "the peer sends nothing: pinged, it does not answer");
-            if (firstActs == null || setup.heartbeatInterval().compareTo(firstActs) < 0) {
+            if (firstActs == null || settings.heartbeatInterval().compareTo(firstActs) < 0) {
                 firstActing = HEARTBEAT;
-                firstActs = setup.heartbeatInterval();
+                firstActs = settings.heartbeatInterval();
             }
         }
-        if (kernel.keepAliveSet()) {
-            detection.put(KEEPALIVE, Duration.ofMillis(KernelOptions.keepAliveBoundMillis(
-                    kernel.keepAliveIdleSeconds * 1000L, kernel.keepAliveIntervalSeconds * 1000L,
-                    kernel.keepAliveCount, kernel.userTimeoutMillis)));
+        if (keepAlive) {
+            detection.put(KEEPALIVE, settings.tcpKeepAliveBound());
             covers.put(KEEPALIVE, "the connection is idle, nothing unacknowledged");
-            Duration idle = Duration.ofSeconds(kernel.keepAliveIdleSeconds);
+            Duration idle = settings.tcpKeepAliveIdle();
             if (firstActs == null || idle.compareTo(firstActs) < 0) {
                 firstActing = KEEPALIVE;
                 firstActs = idle;
             }
         }
         long retries2 = number(host.get(RETRIES2));
-        if (kernel.userTimeoutSet()) {
-            detection.put(RETRANSMISSION, kernel.userTimeout());
+        if (userTimeout) {
+            detection.put(RETRANSMISSION, settings.tcpUserTimeout());
             covers.put(RETRANSMISSION, "data unacknowledged (tcpUserTimeout)");
         } else if (retries2 >= 0) {
             long rtoMax = number(host.get(RTO_MAX));
-            detection.put(RETRANSMISSION, Duration.ofMillis(KernelOptions.retransmissionBoundMillis(
+            detection.put(RETRANSMISSION, Duration.ofMillis(retransmissionBoundMillis(
                     (int) Math.min(retries2, 255), rtoMax > 0 ? rtoMax : DEFAULT_RTO_MAX_MS)));
             covers.put(RETRANSMISSION, "data unacknowledged (tcp_retries2 " + retries2 + "; no tcpUserTimeout)");
         }
@@ -198,7 +176,7 @@ final class HostDoctor {
                     + "readIdleTimeout or a heartbeat");
         }
         Duration retransmission = detection.get(RETRANSMISSION);
-        if (!kernel.userTimeoutSet() && retransmission != null) {
+        if (!userTimeout && retransmission != null) {
             Duration idleBound = null;
             for (String layer : new String[] {READ_IDLE, ALL_IDLE, HEARTBEAT}) {
                 Duration d = detection.get(layer);
@@ -229,13 +207,13 @@ final class HostDoctor {
         row(text, "idle timeouts", "read " + off(timeouts.readIdle()) + ", write " + off(timeouts.writeIdle())
                 + ", all " + off(timeouts.allIdle()) + ", write stall " + off(timeouts.writeStall())
                 + ", tick " + seconds(tick));
-        row(text, "heartbeat", setup.heartbeatInterval().isZero() ? "off" : "ping after "
-                + seconds(setup.heartbeatInterval()) + " quiet, " + seconds(setup.heartbeatTimeout()) + " to answer, "
-                + setup.heartbeatMaxMissed() + " missed");
-        row(text, "tcpKeepAlive", kernel.keepAliveSet() ? kernel.keepAliveIdleSeconds + "s idle, "
-                + kernel.keepAliveIntervalSeconds + "s interval, " + kernel.keepAliveCount + " probes"
+        row(text, "heartbeat", settings.heartbeatInterval().isZero() ? "off" : "ping after "
+                + seconds(settings.heartbeatInterval()) + " quiet, " + seconds(settings.heartbeatTimeout())
+                + " to answer, " + settings.heartbeatMaxMissed() + " missed");
+        row(text, "tcpKeepAlive", keepAlive ? seconds(settings.tcpKeepAliveIdle()) + " idle, "
+                + seconds(settings.tcpKeepAliveInterval()) + " interval, " + settings.tcpKeepAliveCount() + " probes"
                 : "not set (SO_KEEPALIVE left as the application set it)");
-        row(text, "tcpUserTimeout", kernel.userTimeoutSet() ? seconds(kernel.userTimeout()) : "not set");
+        row(text, "tcpUserTimeout", userTimeout ? seconds(settings.tcpUserTimeout()) : "not set");
         text.append("worst-case time to find a peer that vanished\n");
         if (detection.isEmpty()) {
             text.append("  no layer finds it\n");
@@ -254,6 +232,20 @@ final class HostDoctor {
             text.append("  - ").append(w).append('\n');
         }
         return new DoctorReport(host, detection, warnings, text.toString());
+    }
+
+    /**
+     * How long Linux retransmits unacknowledged data before it gives up when no TCP_USER_TIMEOUT is set: its model
+     * of {@code tcp_retries2} exponential backoffs from the minimum RTO of 200 ms, capped at {@code rtoMaxMs}
+     * (net/ipv4/tcp_timer.c, tcp_model_timeout). 924.6 s for the default of 15 retries.
+     */
+    static long retransmissionBoundMillis(int retries2, long rtoMaxMs) {
+        long rtoBase = 200;
+        int threshold = 63 - Long.numberOfLeadingZeros(Math.max(1, rtoMaxMs / rtoBase));
+        if (retries2 <= threshold) {
+            return ((2L << retries2) - 1) * rtoBase;
+        }
+        return ((2L << threshold) - 1) * rtoBase + (retries2 - threshold) * rtoMaxMs;
     }
 
     private static void row(StringBuilder text, String name, String value) {

@@ -1,8 +1,12 @@
-package io.github.idlereaper;
+package io.github.idlereaper.doctor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.idlereaper.DetectionSettings;
+import io.github.idlereaper.IdleReaper;
+import io.github.idlereaper.IdleTimeouts;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,9 +35,13 @@ class HostDoctorTest {
         return f;
     }
 
-    private static DoctorReport examine(IdleTimeouts t, Duration tick, KernelOptions k,
-            Map<String, Duration> limits, Map<String, String> files) {
-        return HostDoctor.examine(new HostDoctor.Setup(t, tick, k), limits, files::get);
+    private static DetectionSettings.Builder settings(IdleTimeouts t, Duration tick) {
+        return DetectionSettings.builder().timeouts(t).tickResolution(tick);
+    }
+
+    private static DoctorReport examine(DetectionSettings.Builder settings, Map<String, Duration> limits,
+            Map<String, String> files) {
+        return HostDoctor.examine(settings.build(), limits, files::get);
     }
 
     private static String row(String name, String value) {
@@ -42,7 +50,7 @@ class HostDoctorTest {
 
     @Test
     void host_valuesAreReadFromProc() {
-        DoctorReport r = examine(IdleTimeouts.DISABLED, Duration.ofSeconds(1), KernelOptions.NONE, Map.of(),
+        DoctorReport r = examine(settings(IdleTimeouts.DISABLED, Duration.ofSeconds(1)), Map.of(),
                 stockHost("1024", "524288"));
         Map<String, String> expected = new LinkedHashMap<>();
         expected.put("net.ipv4.tcp_keepalive_time", "7200");
@@ -58,7 +66,7 @@ class HostDoctorTest {
 
     @Test
     void nothingConfigured_onAStockHost_warnsAboutEveryGap() {
-        DoctorReport r = examine(IdleTimeouts.DISABLED, Duration.ofSeconds(1), KernelOptions.NONE, Map.of(),
+        DoctorReport r = examine(settings(IdleTimeouts.DISABLED, Duration.ofSeconds(1)), Map.of(),
                 stockHost("1024", "524288"));
         assertEquals(Map.of("tcp retransmission", Duration.ofMillis(924_600)), r.detection());
         assertEquals(List.of(
@@ -75,10 +83,10 @@ class HostDoctorTest {
     @Test
     void everyLayerSet_belowTheLimits_givesBoundsAndNoWarning() {
         IdleTimeouts t = IdleTimeouts.builder().readIdle(Duration.ofSeconds(60)).build();
-        KernelOptions k = KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(60), Duration.ofSeconds(10), 6)
-                .withUserTimeout(Duration.ofSeconds(30));
-        DoctorReport r = examine(t, Duration.ofMillis(100), k, Map.of("AWS NLB", Duration.ofSeconds(350)),
-                stockHost("1048576", "1048576"));
+        DetectionSettings.Builder k = settings(t, Duration.ofMillis(100))
+                .tcpKeepAlive(Duration.ofSeconds(60), Duration.ofSeconds(10), 6)
+                .tcpUserTimeout(Duration.ofSeconds(30));
+        DoctorReport r = examine(k, Map.of("AWS NLB", Duration.ofSeconds(350)), stockHost("1048576", "1048576"));
         Map<String, Duration> expected = new LinkedHashMap<>();
         expected.put("readIdleTimeout", Duration.ofMillis(60_100));
         // The 30 s user timeout replaces the probe count: the first firing after a probe, at 70 s, gives up.
@@ -122,7 +130,7 @@ class HostDoctorTest {
         limits.put("haproxy", Duration.ofMinutes(15));
         Map<String, String> host = stockHost("1048576", "1048576");
         host.remove("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established");
-        DoctorReport r = examine(t, Duration.ofSeconds(1), KernelOptions.NONE, limits, host);
+        DoctorReport r = examine(settings(t, Duration.ofSeconds(1)), limits, host);
         assertEquals(List.of(
                 "AWS NLB drops connections idle for 350s, before readIdleTimeout acts (601s): set tcpKeepAlive with "
                         + "an idle below 350s",
@@ -136,9 +144,9 @@ class HostDoctorTest {
 
     @Test
     void keepAliveIdle_atALimit_warnsAndNamesKeepAlive() {
-        KernelOptions k = KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(350), Duration.ofSeconds(10), 3);
-        DoctorReport r = examine(IdleTimeouts.DISABLED, Duration.ofSeconds(1), k,
-                Map.of("AWS NLB", Duration.ofSeconds(350)), Map.of());
+        DetectionSettings.Builder k = settings(IdleTimeouts.DISABLED, Duration.ofSeconds(1))
+                .tcpKeepAlive(Duration.ofSeconds(350), Duration.ofSeconds(10), 3);
+        DoctorReport r = examine(k, Map.of("AWS NLB", Duration.ofSeconds(350)), Map.of());
         assertEquals(List.of("AWS NLB drops connections idle for 350s, before tcp keepalive acts (350s): set "
                 + "tcpKeepAlive with an idle below 350s"), r.warnings());
         assertEquals(Map.of("tcp keepalive", Duration.ofSeconds(380)), r.detection());
@@ -150,7 +158,7 @@ class HostDoctorTest {
         host.put("/proc/sys/net/ipv4/tcp_retries2", "8");
         host.put("/proc/sys/net/ipv4/tcp_rto_max_ms", "60000");
         IdleTimeouts t = IdleTimeouts.builder().allIdle(Duration.ofSeconds(30)).build();
-        DoctorReport r = examine(t, Duration.ofSeconds(1), KernelOptions.NONE, Map.of(), host);
+        DoctorReport r = examine(settings(t, Duration.ofSeconds(1)), Map.of(), host);
         // ilog2(60000 / 200) = 8, so 8 retries are pure doubling: (2^9 - 1) x 200 ms.
         assertEquals(Duration.ofMillis(102_200), r.detection().get("tcp retransmission"));
         assertEquals(Duration.ofSeconds(31), r.detection().get("allIdleTimeout"));
@@ -161,7 +169,7 @@ class HostDoctorTest {
     @Test
     void writeStall_isReportedButDoesNotActOnSilence() {
         IdleTimeouts t = IdleTimeouts.builder().writeStall(Duration.ofSeconds(20)).build();
-        DoctorReport r = examine(t, Duration.ofSeconds(1), KernelOptions.NONE.withUserTimeout(Duration.ofSeconds(20)),
+        DoctorReport r = examine(settings(t, Duration.ofSeconds(1)).tcpUserTimeout(Duration.ofSeconds(20)),
                 Map.of(), Map.of());
         assertEquals(Duration.ofSeconds(21), r.detection().get("writeStallTimeout"));
         assertEquals(List.of("nothing finds a peer that vanished from an idle connection: set tcpKeepAlive, "
@@ -170,8 +178,9 @@ class HostDoctorTest {
 
     @Test
     void notLinux_reportsNothingReadableAndNoHostWarnings() {
-        KernelOptions k = KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(30), Duration.ofSeconds(5), 3);
-        DoctorReport r = examine(IdleTimeouts.DISABLED, Duration.ofSeconds(1), k, Map.of(), Map.of());
+        DetectionSettings.Builder k = settings(IdleTimeouts.DISABLED, Duration.ofSeconds(1))
+                .tcpKeepAlive(Duration.ofSeconds(30), Duration.ofSeconds(5), 3);
+        DoctorReport r = examine(k, Map.of(), Map.of());
         assertEquals(Map.of(), r.host());
         assertEquals(List.of(), r.warnings());
         assertTrue(r.toString().contains("host\n  nothing readable (not Linux?)\n"), r.toString());
@@ -181,8 +190,8 @@ class HostDoctorTest {
 
     @Test
     void unlimitedOpenFiles_isNotAWarning() {
-        DoctorReport r = examine(IdleTimeouts.builder().readIdle(Duration.ofSeconds(30)).build(),
-                Duration.ofSeconds(1), KernelOptions.NONE.withUserTimeout(Duration.ofSeconds(10)), Map.of(),
+        DoctorReport r = examine(settings(IdleTimeouts.builder().readIdle(Duration.ofSeconds(30)).build(),
+                Duration.ofSeconds(1)).tcpUserTimeout(Duration.ofSeconds(10)), Map.of(),
                 stockHost("unlimited", "unlimited"));
         assertEquals("unlimited", r.host().get("open files soft limit"));
         assertEquals(List.of(), r.warnings());
@@ -191,10 +200,9 @@ class HostDoctorTest {
     @Test
     void heartbeat_findsASilentPeerAndKeepsTheFlowAlive() {
         IdleTimeouts t = IdleTimeouts.builder().readIdle(Duration.ofMinutes(10)).build();
-        HostDoctor.Setup setup = new HostDoctor.Setup(t, Duration.ofSeconds(1), KernelOptions.NONE,
-                Duration.ofSeconds(30), Duration.ofSeconds(10), 3);
-        DoctorReport r = HostDoctor.examine(setup, Map.of("AWS NLB", Duration.ofSeconds(350)),
-                stockHost("1048576", "1048576")::get);
+        DoctorReport r = examine(settings(t, Duration.ofSeconds(1)).heartbeat(Duration.ofSeconds(30),
+                Duration.ofSeconds(10), 3), Map.of("AWS NLB", Duration.ofSeconds(350)),
+                stockHost("1048576", "1048576"));
         // Pinged after 30 s of quiet, then three pings 10 s apart go unanswered, plus one tick.
         assertEquals(Duration.ofSeconds(61), r.detection().get("heartbeat"));
         // Its pings cross the balancer well within 350 s, and it finds a vanished writer before tcp_retries2.
@@ -212,12 +220,15 @@ class HostDoctorTest {
     }
 
     @Test
-    void defaultTick_isTheBuildersRule() {
-        for (long ms : new long[] {0, 50, 99, 100, 150, 1_000, 9_999, 10_000, 10_001, 60_000, 3_600_000}) {
-            IdleTimeouts t = ms == 0 ? IdleTimeouts.DISABLED
-                    : IdleTimeouts.builder().readIdle(Duration.ofMillis(ms)).build();
-            assertEquals(IdleReaper.Builder.defaultTick(t, Heartbeat.DISABLED), HostDoctor.defaultTick(t), "readIdle " + ms + "ms");
-        }
+    void retransmissionBound_matchesTheKernelModel() {
+        // The documented Linux figure: tcp_retries2 = 15 gives 924.6 s.
+        assertEquals(924_600, HostDoctor.retransmissionBoundMillis(15, 120_000));
+        // Below the linear-backoff threshold it is a pure doubling sum: 0.2 + 0.4 + ... + 1.6 s.
+        assertEquals(3_000, HostDoctor.retransmissionBoundMillis(3, 120_000));
+        assertEquals(204_600, HostDoctor.retransmissionBoundMillis(9, 120_000));
+        assertEquals(324_600, HostDoctor.retransmissionBoundMillis(10, 120_000));
+        // A smaller tcp_rto_max_ms (Linux 6.15+) lowers the cap: threshold ilog2(5) = 2.
+        assertEquals(1_400 + 13 * 1_000, HostDoctor.retransmissionBoundMillis(15, 1_000));
     }
 
     @Test
@@ -225,6 +236,16 @@ class HostDoctorTest {
         assertEquals(Duration.ofSeconds(350), IdleLimit.AWS_NLB.timeout());
         assertEquals(Duration.ofMinutes(4), IdleLimit.AZURE_LB.timeout());
         assertEquals(Duration.ofMinutes(10), IdleLimit.GCP.timeout());
+    }
+
+    @Test
+    void examine_nullLimits_isRejected() {
+        DetectionSettings s = DetectionSettings.builder().build();
+        NullPointerException e = assertThrows(NullPointerException.class,
+                () -> DoctorReport.examine(s, IdleLimit.GCP, null));
+        assertEquals("limits", e.getMessage());
+        assertEquals("settings", assertThrows(NullPointerException.class,
+                () -> DoctorReport.examine(null)).getMessage());
     }
 
     @Test

@@ -13,7 +13,11 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import org.junit.jupiter.api.Assumptions;
 
-/** The socket transports the loopback tests run on. */
+/**
+ * The socket transports the loopback tests run on. Netty 4.2's version: groups are
+ * {@code MultiThreadIoEventLoopGroup}s with the transport's {@code IoHandler} factory; {@code src/test-netty41} holds
+ * the Netty 4.1 one, with the same API.
+ */
 enum Transport {
     NIO,
     EPOLL;

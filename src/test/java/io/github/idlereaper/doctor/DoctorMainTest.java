@@ -1,18 +1,23 @@
-package io.github.idlereaper;
+package io.github.idlereaper.doctor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.idlereaper.DetectionSettings;
+import io.github.idlereaper.IdleReaper;
+import io.github.idlereaper.IdleTimeouts;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** The command line: option parsing with the builder's messages, and that it runs with only the JDK. */
@@ -45,13 +50,21 @@ class DoctorMainTest {
         Map<String, Duration> limits = new LinkedHashMap<>();
         limits.put("AWS NLB", Duration.ofSeconds(350));
         limits.put("haproxy", Duration.ofSeconds(50));
-        DoctorReport expected = HostDoctor.examine(new HostDoctor.Setup(
-                IdleTimeouts.builder().readIdle(Duration.ofMinutes(2)).build(), Duration.ofMillis(500),
-                KernelOptions.NONE.withKeepAlive(Duration.ofSeconds(60), Duration.ofSeconds(10), 6)
-                        .withUserTimeout(Duration.ofSeconds(30))), limits, HOST::get);
+        DoctorReport expected = HostDoctor.examine(DetectionSettings.builder()
+                .timeouts(IdleTimeouts.builder().readIdle(Duration.ofMinutes(2)).build())
+                .tickResolution(Duration.ofMillis(500))
+                .tcpKeepAlive(Duration.ofSeconds(60), Duration.ofSeconds(10), 6)
+                .tcpUserTimeout(Duration.ofSeconds(30)).build(), limits, HOST::get);
         assertEquals(expected.toString(), out());
         assertEquals(List.of("haproxy drops connections idle for 50s, before tcp keepalive acts (60s): set "
                 + "tcpKeepAlive with an idle below 50s"), expected.warnings());
+        assertEquals("", err());
+    }
+
+    @Test
+    void doctor_userTimeoutZero_meansNotSet() {
+        assertEquals(0, run("doctor", "--user-timeout", "0ms"));
+        assertTrue(out().contains(String.format("  %-52s %s%n", "tcpUserTimeout", "not set")), out());
         assertEquals("", err());
     }
 
@@ -64,8 +77,10 @@ class DoctorMainTest {
     @Test
     void doctor_heartbeat_isALayerAndSetsTheDefaultTick() {
         assertEquals(0, run("doctor", "--read-idle", "5m", "--heartbeat", "30s,2s,3"));
-        HostDoctor.Setup setup = new HostDoctor.Setup(IdleTimeouts.builder().readIdle(Duration.ofMinutes(5)).build(),
-                Duration.ofMillis(200), KernelOptions.NONE, Duration.ofSeconds(30), Duration.ofSeconds(2), 3);
+        DetectionSettings setup = DetectionSettings.builder()
+                .timeouts(IdleTimeouts.builder().readIdle(Duration.ofMinutes(5)).build())
+                .tickResolution(Duration.ofMillis(200)).heartbeat(Duration.ofSeconds(30), Duration.ofSeconds(2), 3)
+                .build();
         assertEquals(HostDoctor.examine(setup, Map.of(), HOST::get).toString(), out());
         IdleReaper same = IdleReaper.builder().readIdleTimeout(Duration.ofMinutes(5))
                 .heartbeat(Duration.ofSeconds(30), Duration.ofSeconds(2), 3, ch -> null).build();
@@ -88,8 +103,8 @@ class DoctorMainTest {
 
     @Test
     void doctor_badInput_saysWhatIsWrong() {
-        assertEquals(2, run("doctor", "--user-timeout", "0ms"));
-        assertTrue(err().startsWith("tcpUserTimeout must be positive: PT0S\n"), err());
+        assertEquals(2, run("doctor", "--user-timeout", "PT-1S"));
+        assertTrue(err().startsWith("tcpUserTimeout must not be negative: PT-1S\n"), err());
         err.reset();
         assertEquals(2, run("doctor", "--keepalive", "60s,10s"));
         assertTrue(err().startsWith("--keepalive needs idle,interval,count: 60s,10s\n"), err());
@@ -130,6 +145,32 @@ class DoctorMainTest {
         assertEquals(Duration.ofMillis(1500), Main.duration("--x", "PT1.5S"));
     }
 
+    /** Runs the command line in a new JVM with {@code jvmArgs}; returns what it printed, after checking it ran. */
+    private static String commandLine(List<String> jvmArgs) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1"));
+        command.addAll(jvmArgs);
+        command.addAll(List.of("io.github.idlereaper.doctor.Main", "doctor", "--read-idle", "5m", "--all-idle",
+                "10m", "--write-stall", "30s", "--keepalive", "30s,5s,3", "--user-timeout", "20s", "--heartbeat",
+                "60s,5s,3", "--limit", "gcp", "--limit", "proxy=90s"));
+        Process p = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        // Read before waiting, so that a full pipe cannot stall the child.
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        boolean done = p.waitFor(60, TimeUnit.SECONDS);
+        if (!done) {
+            p.destroyForcibly();
+        }
+        assertTrue(done, "doctor did not finish within 60s: " + output);
+        assertEquals(0, p.exitValue(), output);
+        assertTrue(output.contains("idle-reaper doctor\n"), output);
+        assertTrue(output.contains("30s idle, 5s interval, 3 probes"), output);
+        assertTrue(output.contains(String.format("  %-52s %s", "GCP", "600s")), output);
+        return output;
+    }
+
     /**
      * Runs the command line in a JVM whose class path is only the library's classes: no Netty, no SLF4J. This is
      * what {@code java -jar idle-reaper.jar doctor} gets, since the jar's manifest has no Class-Path.
@@ -138,23 +179,28 @@ class DoctorMainTest {
     void commandLine_runsWithOnlyTheJdk() throws Exception {
         Path classes = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         assertTrue(classes.endsWith("classes"), "expected target/classes, got " + classes);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp",
-                classes.toString(), "io.github.idlereaper.Main", "doctor", "--read-idle", "5m", "--all-idle", "10m",
-                "--write-stall", "30s", "--keepalive", "30s,5s,3", "--user-timeout", "20s", "--heartbeat",
-                "60s,5s,3", "--limit", "gcp", "--limit", "proxy=90s")
-                .redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
-        boolean done = p.waitFor(60, TimeUnit.SECONDS);
-        if (!done) {
-            p.destroyForcibly();
-        }
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(done, "doctor did not finish within 60s: " + output);
-        assertEquals(0, p.exitValue(), output);
+        String output = commandLine(List.of("-cp", classes.toString()));
         assertTrue(output.startsWith("idle-reaper doctor\n"), output);
-        assertTrue(output.contains("30s idle, 5s interval, 3 probes"), output);
-        assertTrue(output.contains(String.format("  %-52s %s", "GCP", "600s")), output);
+    }
+
+    /**
+     * With Netty and SLF4J on the class path too (the test class path), the command line still loads none of their
+     * classes: the JVM logs every class it loads, and none is Netty's or SLF4J's.
+     */
+    @Test
+    void commandLine_loadsNoNettyOrSlf4jClass() throws Exception {
+        String output = commandLine(List.of("-Xlog:class+load=info", "-cp", System.getProperty("java.class.path")));
+        List<String> loaded = output.lines().filter(l -> l.contains("[class,load]"))
+                .map(l -> l.replaceAll(".*\\[class,load\\] (\\S+) .*", "$1")).collect(Collectors.toList());
+        assertTrue(loaded.contains("io.github.idlereaper.doctor.Main"), output);
+        List<String> ours = loaded.stream().filter(c -> c.startsWith("io.github.idlereaper."))
+                .collect(Collectors.toList());
+        List<String> foreign = loaded.stream().filter(c -> c.startsWith("io.netty.") || c.startsWith("org.slf4j."))
+                .collect(Collectors.toList());
+        assertEquals(List.of(), foreign, "loaded by the doctor: " + ours);
+        // And from the core package, only the JDK-only types the doctor is documented to use.
+        assertEquals(List.of(), ours.stream().filter(c -> !c.startsWith("io.github.idlereaper.doctor."))
+                .filter(c -> !c.matches("io\\.github\\.idlereaper\\.(DetectionSettings|IdleTimeouts|KernelOptions"
+                        + "|Checks)(\\$.*)?")).collect(Collectors.toList()), "loaded by the doctor: " + ours);
     }
 }

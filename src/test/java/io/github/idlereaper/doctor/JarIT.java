@@ -1,0 +1,70 @@
+package io.github.idlereaper.doctor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.lang.module.ModuleDescriptor;
+import java.lang.module.ModuleFinder;
+import java.lang.module.ModuleReference;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** The packaged jar, after {@code package}: its manifest, its module name, and {@code java -jar ... doctor}. */
+class JarIT {
+
+    private static Path jar() {
+        String property = System.getProperty("idlereaper.jar");
+        assertTrue(property != null, "the build passes the jar's path as idlereaper.jar");
+        Path jar = Path.of(property);
+        assertTrue(Files.isRegularFile(jar), "no jar at " + jar);
+        return jar;
+    }
+
+    @Test
+    void manifest_namesTheDoctorAndTheModule() throws Exception {
+        try (JarFile jar = new JarFile(jar().toFile())) {
+            Attributes main = jar.getManifest().getMainAttributes();
+            assertEquals("io.github.idlereaper.doctor.Main", main.getValue("Main-Class"));
+            assertEquals("io.github.idlereaper", main.getValue("Automatic-Module-Name"));
+            assertEquals(null, main.getValue("Class-Path"));
+        }
+    }
+
+    @Test
+    void onTheModulePath_itIsTheModuleIoGithubIdlereaper() {
+        Set<ModuleReference> found = ModuleFinder.of(jar()).findAll();
+        assertEquals(1, found.size(), found.toString());
+        ModuleDescriptor module = found.iterator().next().descriptor();
+        assertEquals("io.github.idlereaper", module.name());
+        assertTrue(module.isAutomatic());
+        assertTrue(module.packages().containsAll(Set.of("io.github.idlereaper", "io.github.idlereaper.doctor",
+                "io.github.idlereaper.protocol")), module.packages().toString());
+    }
+
+    @Test
+    void javaDashJar_doctor_runsOnTheJdkAlone() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Xlog:class+load=info", "-jar", jar().toString(), "doctor",
+                "--read-idle", "5m", "--keepalive", "60s,10s,6", "--limit", "aws-nlb")
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), output);
+        assertEquals(0, p.exitValue(), output);
+        assertTrue(output.contains("idle-reaper doctor\nhost\n"), output);
+        assertTrue(output.contains("60s idle, 10s interval, 6 probes"), output);
+        List<String> foreign = output.lines().filter(l -> l.contains("[class,load] io.netty.")
+                || l.contains("[class,load] org.slf4j.")).collect(Collectors.toList());
+        assertEquals(List.of(), foreign);
+    }
+}
