@@ -438,8 +438,9 @@ public final class IdleReaper {
 
         /**
          * Sets how late a reap may come after its timeout runs out; timeouts never run out early. Finer costs more
-         * wheel ticks. Default: a tenth of the smallest enabled timeout, between 10 ms and 1 s (1 s when none is
-         * enabled). Range: 10 ms to 1 s.
+         * wheel ticks. Default: a tenth of the smallest enabled timeout or heartbeat timeout, between 10 ms and 1 s
+         * (100 ms when none is enabled, so that {@link IdleReaper#updateTimeouts} can enable timeouts from 100 ms
+         * later). Range: 10 ms to 1 s.
          *
          * @throws NullPointerException if {@code resolution} is null
          * @throws IllegalArgumentException if {@code resolution} is outside 10 ms to 1 s

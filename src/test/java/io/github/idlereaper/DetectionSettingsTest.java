@@ -66,7 +66,7 @@ class DetectionSettingsTest {
     void nothingSet_isEverythingOff() {
         DetectionSettings s = DetectionSettings.builder().build();
         assertEquals(IdleTimeouts.DISABLED, s.timeouts());
-        assertEquals(Duration.ofSeconds(1), s.tickResolution());
+        assertEquals(Duration.ofMillis(100), s.tickResolution(), "the builder's rule with every timer off");
         assertEquals(Duration.ZERO, s.heartbeatInterval());
         assertEquals(Duration.ZERO, s.heartbeatTimeout());
         assertEquals(0, s.heartbeatMaxMissed());
