@@ -97,6 +97,8 @@ final class HeartbeatLogic {
         }
         int writeStamp = h.writeStamp;
         int outTick = h.outTick;
+        // Nothing else in flight: whatever drains with the ping is the ping's alone.
+        boolean alone = (h.state & ReaperHandler.OUT_EMPTY) != 0 && h.ledger == 0;
         ChannelFuture f = ch.writeAndFlush(msg);
         if (!f.isSuccess()) {
             f.addListener(h.core().pingFailed(s.protocol));
@@ -105,8 +107,8 @@ final class HeartbeatLogic {
             return LoopWheel.DETACH; // the write closed the channel, and it left the wheel
         }
         h.writeStamp = writeStamp;
-        if ((h.state & ReaperHandler.OUT_EMPTY) != 0) {
-            h.outTick = outTick; // the ping left at once: its progress is not the connection's
+        if (alone && (h.state & ReaperHandler.OUT_EMPTY) != 0) {
+            h.outTick = outTick; // the ping left at once, alone: its progress is not the connection's
         }
         // Each miss is timed from within an eighth of a tick of the real send (marked after the write: the ping
         // had left by then), not from the stamp's bound, so that misses do not add a tick each to the bound.

@@ -50,8 +50,9 @@ final class OutboundProgress {
 
     /**
      * Looks at the outbound buffer once. Non-zero {@code ledger - pending + progress} means bytes left the socket
-     * since the last sample: progress, at this stamp. Bytes that start waiting without any leaving began to wait
-     * no later than the last write.
+     * since the last sample: progress, at this stamp. Bytes that start waiting without any leaving are dated from
+     * this stamp too: at a flush (where a wait starts, see {@link #startsWaiting}) that is exact, and at a visit
+     * (a flush the handler did not see) it is late, never early.
      */
     static void sample(ReaperHandler h, LoopWheel w) {
         ChannelOutboundBuffer buf = h.ctx.channel().unsafe().outboundBuffer();
@@ -66,7 +67,10 @@ final class OutboundProgress {
             h.outTick = w.stamp;
             h.state = empty ? h.state | ReaperHandler.OUT_EMPTY : h.state & ~ReaperHandler.OUT_EMPTY;
         } else if (!empty && (h.state & ReaperHandler.OUT_EMPTY) != 0) {
-            h.outTick = h.writeStamp;
+            // Bytes started to wait, none left: date the wait from now. Not from the last write: that write may
+            // have been flushed only now, and with a watch the write stamp is the application's last message,
+            // not these bytes (a codec's own pong, say); either would start the stall early.
+            h.outTick = w.stamp;
             h.state &= ~ReaperHandler.OUT_EMPTY;
         } else if (empty) {
             h.state |= ReaperHandler.OUT_EMPTY;

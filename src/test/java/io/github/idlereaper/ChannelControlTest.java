@@ -172,12 +172,9 @@ class ChannelControlTest {
         assertEquals(Duration.ofMillis(300), IdleReaper.channelHeartbeat(ch).interval());
     }
 
-    @Test
-    void markBusyAndIdle_offTheLoop_onARealConnection_andAfterItCloses() throws Exception {
-        EventLoopGroup group = Transport.NIO.group(1);
-        groups.add(group);
+    /** A loopback server with {@code reaper} installed, one client connected; returns the server's channel. */
+    private static Channel acceptOne(EventLoopGroup group, IdleReaper reaper) throws InterruptedException {
         List<Channel> accepted = new CopyOnWriteArrayList<>();
-        IdleReaper r = IdleReaper.builder().readIdleTimeout(Duration.ofMillis(500)).build();
         ServerBootstrap sb = new ServerBootstrap().group(group).channel(Transport.NIO.serverChannel())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -185,12 +182,20 @@ class ChannelControlTest {
                         accepted.add(ch);
                     }
                 });
-        r.install(sb);
+        reaper.install(sb);
         Channel server = sb.bind("127.0.0.1", 0).sync().channel();
-        Channel client = new Bootstrap().group(group).channel(Transport.NIO.channel())
-                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        new Bootstrap().group(group).channel(Transport.NIO.channel()).handler(new ChannelInboundHandlerAdapter())
+                .connect(server.localAddress()).sync();
         await().atMost(Duration.ofSeconds(10)).until(() -> accepted.size() == 1);
-        Channel ch = accepted.get(0);
+        return accepted.get(0);
+    }
+
+    @Test
+    void markBusyAndIdle_offTheLoop_onARealConnection_andAfterItCloses() throws Exception {
+        EventLoopGroup group = Transport.NIO.group(1);
+        groups.add(group);
+        IdleReaper r = IdleReaper.builder().readIdleTimeout(Duration.ofMillis(500)).build();
+        Channel ch = acceptOne(group, r);
         IdleReaper.markBusy(ch); // from the test thread
         await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5)).until(ch::isActive);
         IdleReaper.markIdle(ch);
@@ -198,31 +203,16 @@ class ChannelControlTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> ch.pipeline().context(ReaperHandler.class) == null);
         assertDoesNotThrow(() -> IdleReaper.markIdle(ch));
         assertDoesNotThrow(() -> IdleReaper.markBusy(ch));
-        client.close().sync();
-        server.close().sync();
     }
 
     @Test
     void channelMovedToAnotherLoop_leavesTheOldWheelAndIsReapedFromTheNew() throws Exception {
         EventLoopGroup group = Transport.NIO.group(2);
         groups.add(group);
-        List<Channel> accepted = new CopyOnWriteArrayList<>();
         List<ReapEvent> reaps = new CopyOnWriteArrayList<>();
         IdleReaper r = IdleReaper.builder().readIdleTimeout(Duration.ofMillis(800)).listener((c, e) -> reaps.add(e))
                 .build();
-        ServerBootstrap sb = new ServerBootstrap().group(group).channel(Transport.NIO.serverChannel())
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        accepted.add(ch);
-                    }
-                });
-        r.install(sb);
-        Channel server = sb.bind("127.0.0.1", 0).sync().channel();
-        Channel client = new Bootstrap().group(group).channel(Transport.NIO.channel())
-                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
-        await().atMost(Duration.ofSeconds(10)).until(() -> accepted.size() == 1);
-        Channel ch = accepted.get(0);
+        Channel ch = acceptOne(group, r);
         EventLoop first = ch.eventLoop();
         EventLoop other = group.next() == first ? group.next() : group.next();
         while (other == first) {
@@ -239,7 +229,5 @@ class ChannelControlTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> !ch.isActive());
         assertEquals(ReapReason.READ_IDLE, reaps.get(0).reason());
         assertEquals(0, r.stats().open());
-        client.close().sync();
-        server.close().sync();
     }
 }

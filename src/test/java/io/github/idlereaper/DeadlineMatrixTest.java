@@ -314,6 +314,44 @@ class DeadlineMatrixTest {
     }
 
     @Test
+    void writeFlushedLater_theStallRunsFromTheFlush_notFromTheWrite() {
+        List<ReapEvent> reaps = new ArrayList<>();
+        IdleReaper reaper = IdleReaper.builder().tickResolution(RES).ticker(ticker)
+                .writeStallTimeout(Duration.ofSeconds(1)).listener((c, e) -> reaps.add(e)).build();
+        StallableChannel ch = new StallableChannel();
+        try {
+            ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+            register(ch);
+            LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
+            ch.stalled = true;
+            long start = ticker.read();
+            ch.write(Unpooled.wrappedBuffer(new byte[1024])); // written now, flushed 800 ms later
+            long flushedAt = -1;
+            long closedAt = -1;
+            for (int i = 0; i < 100 && ch.isActive(); i++) {
+                ticker.advanceNanos(STEP);
+                wheel.advance(ticker.read());
+                ch.runPendingTasks();
+                if (flushedAt < 0 && ticker.read() - start >= 800 * MS) {
+                    flushedAt = ticker.read();
+                    ch.flush();
+                }
+                closedAt = ticker.read();
+            }
+            assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
+            long after = closedAt - flushedAt;
+            assertTrue(after >= 1_000 * MS && after <= 1_000 * MS + RES.toNanos(),
+                    "reaped " + after / MS + " ms after the flush");
+            long stalled = reaps.get(0).idleFor().toMillis();
+            assertTrue(stalled >= 1_000 && stalled <= 1_000 + RES.toMillis(),
+                    "the stall it reports runs from the flush: " + reaps.get(0).message());
+        } finally {
+            ch.stalled = false;
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
     void stallAlone_startingLongAfterTheLastVisit_isReapedWithinATickOfItsTimeout() {
         // The case: writeStallTimeout(1s) alone closed a stall 25.6 s after it began.
         Result r = run(Map.of(Timer.STALL, 1_000L), Traffic.STALLED, 10_000 * MS);
