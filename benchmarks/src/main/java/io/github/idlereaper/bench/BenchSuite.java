@@ -364,39 +364,80 @@ public final class BenchSuite {
 
     // --------------------------------------------------------------------------------------------- figure 3
 
+    /** Figure 3's activity: every 30 s, which divides the 60 s timeouts, and every 35 s, which does not. */
+    static final Duration TOUCH_DIVIDES = Duration.ofSeconds(30);
+    static final Duration TOUCH_OTHER = Duration.ofSeconds(35);
+
     private static void figure3(Sizes s, Report r) throws Exception {
         section(fmt("3. Timer upkeep: %,d active connections, 60 s timeouts, simulated clock", s.upkeepConnections()));
-        UpkeepFigure f = new UpkeepFigure(s.upkeepConnections(), Duration.ofSeconds(60), Duration.ofSeconds(30),
-                Duration.ofMillis(500));
+        UpkeepFigure f = new UpkeepFigure(s.upkeepConnections(), Duration.ofSeconds(60), Duration.ofMillis(500));
         Map<Config, Upkeep> m;
+        Map<Config, Upkeep> o;
         try {
-            m = f.runAll();
+            m = f.runAll(UpkeepFigure.CONFIGS, TOUCH_DIVIDES);
+            o = f.runAll(List.of(Config.BARE, Config.NETTY, Config.REAPER), TOUCH_OTHER);
         } finally {
             f.close();
         }
-        for (Config c : UpkeepFigure.CONFIGS) {
-            Upkeep u = m.get(c);
-            r.detail("3: %-32s %8.3f CPU ms/s %,12.0f B/s   closed during the run: %d   (%.1f s real)", c.label,
-                    u.cpuMsPerSec(), u.bytesPerSec(), u.closed(), u.realSeconds());
+        long closed = 0;
+        for (Object[] run : new Object[][] {{TOUCH_DIVIDES, m}, {TOUCH_OTHER, o}}) {
+            @SuppressWarnings("unchecked")
+            Map<Config, Upkeep> u = (Map<Config, Upkeep>) run[1];
+            double bare = u.get(Config.BARE).cpuMsPerSec();
+            for (Config c : UpkeepFigure.CONFIGS) {
+                Upkeep k = u.get(c);
+                if (k == null) {
+                    continue;
+                }
+                closed += k.closed();
+                r.detail("3 touched every %2d s: %-32s %8.3f CPU ms/s raw, %8.3f net of the bare loop   %,12.0f B/s   "
+                        + "closed during the run: %d   (%.1f s real)", ((Duration) run[0]).toSeconds(), c.label,
+                        k.cpuMsPerSec(), k.cpuMsPerSec() - bare, k.bytesPerSec(), k.closed(), k.realSeconds());
+            }
         }
+        r.detail("3: raw = the loop thread's CPU time in the windows where due timers run; the bare loop (no "
+                + "handler) measures what the loop itself costs in them, and net = raw − bare.");
+        Upkeep bare = m.get(Config.BARE);
         Upkeep reaper = m.get(Config.REAPER);
         Upkeep netty = m.get(Config.NETTY);
         Upkeep nettyR = m.get(Config.NETTY_R);
-        r.metric("3a.reaper", reaper.cpuMsPerSec());
-        r.metric("3a.netty", netty.cpuMsPerSec());
-        r.metric("3a.nettyReader", nettyR.cpuMsPerSec());
+        double b = bare.cpuMsPerSec();
+        r.metric("3a.bare", b);
+        r.metric("3a.reaperRaw", reaper.cpuMsPerSec());
+        r.metric("3a.reaper", reaper.cpuMsPerSec() - b);
+        r.metric("3a.netty", netty.cpuMsPerSec() - b);
+        r.metric("3a.nettyReader", nettyR.cpuMsPerSec() - b);
         r.metric("3b.reaper", reaper.bytesPerSec());
         r.metric("3b.netty", netty.bytesPerSec());
-        r.metric("3.closed", reaper.closed() + netty.closed() + nettyR.closed());
+        double ob = o.get(Config.BARE).cpuMsPerSec();
+        Upkeep oReaper = o.get(Config.REAPER);
+        Upkeep oNetty = o.get(Config.NETTY);
+        r.metric("3c.bare", ob);
+        r.metric("3c.reaperRaw", oReaper.cpuMsPerSec());
+        r.metric("3c.reaper", oReaper.cpuMsPerSec() - ob);
+        r.metric("3c.netty", oNetty.cpuMsPerSec() - ob);
+        r.metric("3c.reaperBytes", oReaper.bytesPerSec());
+        r.metric("3.closed", closed);
         String n = fmt("%,d", s.upkeepConnections());
-        r.row("3a", "Timer upkeep, " + n + " active connections, 60 s: loop CPU per second",
-                fmt("%.2f ms/s", reaper.cpuMsPerSec()),
-                fmt("r,w,a %.1f ms/s; reader-only %.1f ms/s", netty.cpuMsPerSec(), nettyR.cpuMsPerSec()),
-                ratio(reaper.cpuMsPerSec(), netty.cpuMsPerSec()), "≤ 2 ms/s",
+        r.row("3a", "Timer upkeep, " + n + " active connections, 60 s timeouts, each touched every 30 s (divides the "
+                + "timeouts): loop CPU per second, net of the bare loop [raw; bare loop]",
+                fmt("%.2f ms/s [raw %.2f; bare %.2f]", reaper.cpuMsPerSec() - b, reaper.cpuMsPerSec(), b),
+                fmt("r,w,a %.1f ms/s [raw %.1f]; reader-only %.1f ms/s", netty.cpuMsPerSec() - b, netty.cpuMsPerSec(),
+                        nettyR.cpuMsPerSec() - b),
+                ratio(reaper.cpuMsPerSec() - b, netty.cpuMsPerSec() - b), "≤ 2 ms/s (raw)",
                 reaper.cpuMsPerSec() <= 2 && reaper.closed() == 0);
-        r.row("3b", "Timer upkeep: steady garbage", fmt("%,.0f B/s", reaper.bytesPerSec()),
-                fmt("r,w,a %,.0f B/s; reader-only %,.0f B/s", netty.bytesPerSec(), nettyR.bytesPerSec()),
-                ratio(reaper.bytesPerSec(), netty.bytesPerSec()), "0 B/s", reaper.bytesPerSec() < ZERO_BYTES);
+        r.row("3b", "Timer upkeep: steady garbage (touched every 30 s; every 35 s)",
+                fmt("%,.0f B/s; %,.0f B/s", reaper.bytesPerSec(), oReaper.bytesPerSec()),
+                fmt("r,w,a %,.0f B/s; %,.0f B/s; reader-only %,.0f B/s", netty.bytesPerSec(), oNetty.bytesPerSec(),
+                        nettyR.bytesPerSec()),
+                ratio(reaper.bytesPerSec(), netty.bytesPerSec()), "0 B/s",
+                reaper.bytesPerSec() < ZERO_BYTES && oReaper.bytesPerSec() < ZERO_BYTES);
+        r.row("3c", "Timer upkeep as 3a, each touched every 35 s (does not divide the timeouts): loop CPU per second, "
+                + "net of the bare loop [raw; bare loop]",
+                fmt("%.2f ms/s [raw %.2f; bare %.2f]", oReaper.cpuMsPerSec() - ob, oReaper.cpuMsPerSec(), ob),
+                fmt("r,w,a %.1f ms/s [raw %.1f]", oNetty.cpuMsPerSec() - ob, oNetty.cpuMsPerSec()),
+                ratio(oReaper.cpuMsPerSec() - ob, oNetty.cpuMsPerSec() - ob), "≤ 2 ms/s (raw)",
+                oReaper.cpuMsPerSec() <= 2 && oReaper.closed() == 0);
     }
 
     // --------------------------------------------------------------------------------------------- figure 4
