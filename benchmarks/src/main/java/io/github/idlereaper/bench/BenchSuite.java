@@ -469,8 +469,9 @@ public final class BenchSuite {
         r.detail("4: settled = every client sends one byte at a random moment in the %d ms after all %,d are "
                 + "connected (timeout %d ms, tick %d ms); storm = each client sends within %d ms of its own connect "
                 + "while the others are still connecting (timeout %d ms, default tick). Lateness = the reap's event "
-                + "(ReapEvent; IdleStateEvent) behind the timer handler − (last activity + timeout).", window.toMillis(),
-                n, timeout.toMillis(), tick.toMillis(), window.dividedBy(2).toMillis(), stormTimeout.toMillis());
+                + "(ReapEvent; IdleStateEvent) behind the timer handler − (last activity + timeout).",
+                window.toMillis(), n, timeout.toMillis(), tick.toMillis(), window.dividedBy(2).toMillis(),
+                stormTimeout.toMillis());
         double bound = tick.toNanos() / 1e6 + 5;
         int early = reaper.early() + reaperStorm.early();
         int notReaped = reaper.notReaped() + reaperStorm.notReaped();
@@ -540,6 +541,28 @@ public final class BenchSuite {
                         b.p99Us(), b.worstUs(), b.extraMs(), b.worstAtMs(), b.over2ms(),
                         b.gcPauses(), b.gcMaxMs(), noGc(b), b.worstArmedUs(),
                         b.loopCpuMs(), b.loopWaitMs(), b.involuntary(), b.gapMs(), b.gapCpuMs(), b.cpuGapMs());
+                BurstFigure.Where w = b.where();
+                BurstFigure.Slices sl = w.slices();
+                r.detail("%s %s: %-28s where the time went: worst ping's request leg (client's send, kernel, "
+                        + "server loop's read) %.0f µs, return leg (server's echo, kernel, client's wake-up and read) "
+                        + "%.0f µs (before the burst: medians %.0f and %.0f µs); longest request leg during the "
+                        + "reaping %.0f µs, longest return leg %.0f µs; the pinging thread over the reaping: %.1f ms on "
+                        + "a CPU, %.1f ms runnable but waiting for one; some task on the machine waited for a CPU "
+                        + "during %.0f %% of the reaping; the loop allocated %.0f B per reap; the loop's reaping in %d "
+                        + "runs of reap events with no close between them: reaps per run p50 %.0f, max %d; reap "
+                        + "events span p50 %.0f µs, max %.0f µs; the closes that follow (deferred close work) span p50 "
+                        + "%.0f µs, max %.0f µs; first event to last close p50 %.0f µs, max %.0f µs; per close: %.1f µs "
+                        + "between reap events, %.1f µs between closes; from one run's start to the next (%d cycles, "
+                        + "the first left out): wall p50 %.0f, p99 %.0f, max %.0f µs, the loop's CPU p50 %.0f, p99 "
+                        + "%.0f, max %.0f µs (%.0f µs in the longest cycle)",
+                        ids[i], transports[i], p[0], w.worstRequestUs(), w.worstReturnUs(), w.baseRequestUs(),
+                        w.baseReturnUs(), w.maxRequestUs(), w.maxReturnUs(), w.pingCpuMs(), w.pingWaitMs(),
+                        w.pressurePct(), w.bytesPerReap(), sl.runs(), sl.reapsP50(), sl.reapsMax(), sl.drainP50Us(),
+                        sl.drainMaxUs(), sl.closesP50Us(), sl.closesMaxUs(), sl.holdP50Us(), sl.holdMaxUs(),
+                        sl.perReapUs(), sl.perCloseUs(), sl.cycles().count(), sl.cycles().wallP50Us(),
+                        sl.cycles().wallP99Us(), sl.cycles().wallMaxUs(), sl.cycles().cpuP50Us(),
+                        sl.cycles().cpuP99Us(), sl.cycles().cpuMaxUs(),
+                        sl.cycles().cpuOfLongestUs());
             }
             String k = ids[i];
             r.metric(k + ".reaper", reaper.extraMs());
@@ -547,6 +570,7 @@ public final class BenchSuite {
             r.metric(k + ".netty", netty.extraMs());
             r.metric(k + ".reaperReaped", reaper.reaped());
             r.metric(k + ".reaperPings", reaper.pingsInBurst());
+            r.metric(k + ".reaperRuns", reaper.where().slices().runs());
             r.row(k, fmt("Burst: %,d expiring at once, extra echo latency on the same loop (%s)",
                     s.burstConnections(), what[i]),
                     fmt("+%.2f ms (pings no GC pause touched: %s; %d pings, p99 %.2f ms)", reaper.extraMs(),
