@@ -20,8 +20,9 @@ import java.util.regex.Pattern;
  * loop's and the pinging thread's time waiting for a CPU, the machine's CPU pressure, the loop's cycles (one slice
  * of the wheel's drain, the closes' deferred work, the I/O) in wall and CPU time, and the bytes allocated per reap.
  * With {@code --safepoints=FILE}, the JVM's safepoint log ({@code -Xlog:safepoint=info:file=FILE:uptimenanos}) is
- * read back, and the safepoints that overlap the worst ping are named (the log's uptime is mapped to nanoTime
- * through the JVM's uptime in milliseconds, so to about a millisecond).
+ * read back, and the safepoints that overlap each worst ping (within 1 ms) are named. The log's clock is mapped to
+ * nanoTime with a thread dump made before the bursts: its "ThreadDump" safepoint ended just before the dump
+ * returned (the uncertainty, the dump's own duration, is printed).
  *
  * <p>Run (see docs/performance.md for the switches {@code bench.burst.fifo} and {@code bench.burst.closeWorkMicros}):
  * {@code java -Xmx6g -Dio.netty.leakDetection.level=disabled -Dorg.slf4j.simpleLogger.log.io.github.idlereaper=info
@@ -30,6 +31,7 @@ import java.util.regex.Pattern;
  */
 public final class BurstProbe {
 
+    /** One line of {@code -Xlog:safepoint} with the uptimenanos decoration. */
     private static final Pattern SAFEPOINT =
             Pattern.compile("\\[(\\d+)ns\\] Safepoint \"([^\"]*)\".*Reaching safepoint: (\\d+) ns.*Total: (\\d+) ns");
 
@@ -51,7 +53,12 @@ public final class BurstProbe {
         Duration timeout = Duration.ofSeconds(5);
         Duration tick = timeout.dividedBy(5);
         int n = 100_000;
-        long origin = System.nanoTime() - ManagementFactory.getRuntimeMXBean().getUptime() * 1_000_000L;
+        // Two thread dumps, each a "ThreadDump" safepoint: the first loads what a dump needs, the second is quick
+        // and maps the safepoint log's clock to nanoTime.
+        ManagementFactory.getThreadMXBean().dumpAllThreads(false, false);
+        long dumpStart = System.nanoTime();
+        ManagementFactory.getThreadMXBean().dumpAllThreads(false, false);
+        long dumpEnd = System.nanoTime();
         BurstFigure.run(transport, config, n / 10, timeout, tick);
         List<long[]> worst = new ArrayList<>();
         for (int k = 0; k < bursts; k++) {
@@ -72,13 +79,27 @@ public final class BurstProbe {
                     + "%.0f µs, CPU of the longest %.0f µs%n", sl.runs(), sl.reapsP50(), sl.drainP50Us(),
                     sl.closesP50Us(), cy.wallP50Us(), cy.wallP99Us(), cy.wallMaxUs(), cy.cpuP50Us(), cy.cpuP99Us(),
                     cy.cpuMaxUs(), cy.cpuOfLongestUs());
-            worst.add(new long[] {w.worstSentNanos() - origin, (long) (b.worstUs() * 1e3)});
+            worst.add(new long[] {w.worstSentNanos(), (long) (b.worstUs() * 1e3)});
         }
         if (safepoints != null) {
             List<String> log = Files.readAllLines(safepoints);
+            long offset = Long.MIN_VALUE; // nanoTime - log time
+            int dumps = 0;
+            for (String line : log) {
+                Matcher m = SAFEPOINT.matcher(line);
+                if (m.find() && m.group(2).equals("ThreadDump") && ++dumps == 2) {
+                    offset = dumpEnd - Long.parseLong(m.group(1));
+                    break;
+                }
+            }
+            if (offset == Long.MIN_VALUE) {
+                System.out.println("no ThreadDump safepoint in " + safepoints + ": cannot map its clock");
+                System.exit(0);
+            }
+            System.out.printf("log clock mapped to nanoTime within %.2f ms%n", (dumpEnd - dumpStart) / 1e6);
             for (int k = 0; k < worst.size(); k++) {
-                long from = worst.get(k)[0] - 1_000_000;
-                long to = worst.get(k)[0] + worst.get(k)[1] + 1_000_000;
+                long from = worst.get(k)[0] - offset - 1_000_000;
+                long to = worst.get(k)[0] + worst.get(k)[1] - offset + 1_000_000;
                 StringBuilder hit = new StringBuilder();
                 for (String line : log) {
                     Matcher m = SAFEPOINT.matcher(line);
@@ -86,7 +107,8 @@ public final class BurstProbe {
                         long end = Long.parseLong(m.group(1));
                         long total = Long.parseLong(m.group(4));
                         if (end >= from && end - total <= to) {
-                            hit.append(String.format(" %s (reaching %.2f ms, total %.2f ms)", m.group(2),
+                            hit.append(String.format(" %s from %.2f ms after the ping's send (reaching %.2f ms, "
+                                    + "total %.2f ms)", m.group(2), (end - total - (worst.get(k)[0] - offset)) / 1e6,
                                     Long.parseLong(m.group(3)) / 1e6, total / 1e6));
                         }
                     }
