@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds idle-reaper and runs its benchmark suite (issue #5): six figures, four configurations side by side in
 # one run (bare, pass-through, Netty's IdleStateHandler + a closing handler, the reaper), one table at the end.
-# About ten minutes on a 2-core machine. See docs/performance.md.
+# About eleven minutes on a shared 2-core machine. See docs/performance.md.
 #
 #   bash benchmarks/run.sh                      # the whole suite on the default JDK
 #   bash benchmarks/run.sh --jdk /usr/lib/jvm/temurin-25-jdk-amd64

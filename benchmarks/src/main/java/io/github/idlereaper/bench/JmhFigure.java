@@ -1,5 +1,6 @@
 package io.github.idlereaper.bench;
 
+import io.github.idlereaper.bench.LoopCostFigure.Op;
 import io.github.idlereaper.bench.Stack.Config;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,16 +22,45 @@ import org.openjdk.jmh.runner.options.TimeValue;
 final class JmhFigure {
 
     /**
-     * One configuration's JMH scores: the median of the measurement iterations (all forks) in ns/op, JMH's own mean
-     * with its 99.9% error, and B/op from the GC profiler. The table uses the median: the forks of different
-     * configurations run one after another, and on a shared two-core machine another process can slow one whole
-     * iteration down; the median shrugs that off, the mean does not.
+     * One configuration's JMH scores per {@link Op} (indexed by its ordinal): the median of the measurement
+     * iterations (all forks) in ns/op, JMH's own mean with its 99.9% error, and B/op from the GC profiler. The table
+     * uses the median: the forks of different configurations run one after another, and on a shared two-core machine
+     * another process can slow one whole iteration down; the median shrugs that off, the mean does not.
      */
-    record Scores(double readNs, double readMean, double readErr, double writeNs, double writeMean, double writeErr,
-            double readBytes, double writeBytes) {
+    record Scores(double[] ns, double[] mean, double[] err, double[] bytes) {
+        double ns(Op op) {
+            return ns[op.ordinal()];
+        }
+
+        double mean(Op op) {
+            return mean[op.ordinal()];
+        }
+
+        double err(Op op) {
+            return err[op.ordinal()];
+        }
+
+        double bytes(Op op) {
+            return bytes[op.ordinal()];
+        }
     }
 
     private JmhFigure() {
+    }
+
+    /** The operation a method of {@link HandlerCostBenchmark} measures. */
+    private static Op op(String benchmark) {
+        String method = benchmark.substring(benchmark.lastIndexOf('.') + 1);
+        switch (method) {
+            case "readBatch":
+                return Op.READ;
+            case "write":
+                return Op.WRITE;
+            case "writePromise":
+                return Op.WRITE_PROMISE;
+            default:
+                throw new IllegalArgumentException("not a figure 2 benchmark: " + benchmark);
+        }
     }
 
     /**
@@ -54,15 +84,17 @@ final class JmhFigure {
             b.param("config", configs);
         }
         Collection<RunResult> results = new Runner(b.build()).run();
-        Map<Config, double[]> acc = new EnumMap<>(Config.class);
+        int ops = Op.values().length;
+        Map<Config, Scores> out = new EnumMap<>(Config.class);
         for (RunResult rr : results) {
             Config c = Config.valueOf(rr.getParams().getParam("config"));
-            String bench = rr.getParams().getBenchmark();
-            boolean read = bench.endsWith(".readBatch");
-            double[] a = acc.computeIfAbsent(c, k -> {
-                double[] d = new double[8];
-                Arrays.fill(d, Double.NaN);
-                return d;
+            int o = op(rr.getParams().getBenchmark()).ordinal();
+            Scores s = out.computeIfAbsent(c, k -> {
+                Scores n = new Scores(new double[ops], new double[ops], new double[ops], new double[ops]);
+                for (double[] a : List.of(n.ns(), n.mean(), n.err(), n.bytes())) {
+                    Arrays.fill(a, Double.NaN);
+                }
+                return n;
             });
             Result<?> primary = rr.getPrimaryResult();
             Result<?> alloc = rr.getSecondaryResults().get("gc.alloc.rate.norm");
@@ -72,14 +104,11 @@ final class JmhFigure {
                     scores.add(ir.getPrimaryResult().getScore());
                 }
             }
-            int o = read ? 0 : 3;
-            a[o] = Measure.median(scores.stream().mapToDouble(Double::doubleValue).toArray());
-            a[o + 1] = primary.getScore();
-            a[o + 2] = primary.getScoreError();
-            a[read ? 6 : 7] = alloc == null ? Double.NaN : alloc.getScore();
+            s.ns()[o] = Measure.median(scores.stream().mapToDouble(Double::doubleValue).toArray());
+            s.mean()[o] = primary.getScore();
+            s.err()[o] = primary.getScoreError();
+            s.bytes()[o] = alloc == null ? Double.NaN : alloc.getScore();
         }
-        Map<Config, Scores> out = new EnumMap<>(Config.class);
-        acc.forEach((c, a) -> out.put(c, new Scores(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])));
         return out;
     }
 }

@@ -1,5 +1,6 @@
 package io.github.idlereaper.bench;
 
+import io.github.idlereaper.ReapEvent;
 import io.github.idlereaper.bench.Stack.Config;
 import io.github.idlereaper.bench.Stack.Timeouts;
 import io.netty.bootstrap.Bootstrap;
@@ -7,6 +8,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -16,10 +18,10 @@ import io.netty.channel.local.LocalAddress;
 import io.netty.channel.local.LocalChannel;
 import io.netty.channel.local.LocalIoHandler;
 import io.netty.channel.local.LocalServerChannel;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -30,16 +32,24 @@ import java.util.concurrent.TimeUnit;
  * sends one byte at a random moment within {@code sendWindow}, then goes quiet. Settled: the window opens once all n
  * are connected and their objects promoted to the old generation, as in a server that has been up for a while.
  * Storm: each client's window opens as it connects, so the reaps overlap the connection storm that opens the rest
- * (the loops run late, and so do their ticks). A recorder behind the
- * configuration's handlers notes, on the loop, the last time it saw the connection active or reading, and the time
- * the connection went inactive. Lateness = inactive − (last activity + timeout). The recorder sits after the
- * handler under test, so the activity time it notes is at or after the handler's own: a measured lateness can only
- * come out earlier than the real one, never later, which makes "never early" a strict check.
+ * (the loops run late, and so do their ticks).
+ *
+ * <p>A recorder sits right behind the handler that times the connection (the reaper; IdleStateHandler, ahead of its
+ * closer) and notes, on the loop, the last time it saw the connection active or reading, and the moment the reap's
+ * event passed it: the reaper's {@link ReapEvent} or IdleStateHandler's {@link IdleStateEvent}, each fired just
+ * before the close. Lateness = event − (last activity + timeout). Timing the event rather than the channel going
+ * inactive leaves the close path out, so an early reap cannot hide behind it. The activity the recorder notes is at
+ * or after the handler's own (reads pass the handler first), so a measured lateness can only come out earlier than
+ * the real one, never later, which makes "never early" a strict check. The close path (inactive − event) is kept
+ * beside it.
  */
 final class PrecisionFigure {
 
-    /** Sorted lateness in nanoseconds, and how many connections were not reaped within the bound. */
-    record Precision(long[] latenessNanos, int notReaped) {
+    /**
+     * Sorted lateness at the reap's event in nanoseconds, how many connections were not reaped within the bound, and
+     * the sorted close path (from the event to the channel going inactive).
+     */
+    record Precision(long[] latenessNanos, int notReaped, long[] closePathNanos) {
         long min() {
             return latenessNanos.length == 0 ? 0 : latenessNanos[0];
         }
@@ -61,11 +71,20 @@ final class PrecisionFigure {
             }
             return e;
         }
+
+        /** The earliest reap's lateness if it came early (negative), else 0. */
+        long worstEarly() {
+            return Math.min(0, min());
+        }
     }
 
-    /** Notes the last activity and the end of one server-side connection. One per channel. */
+    /**
+     * Notes the last activity, the reap's event and the end of one server-side connection; sits right behind the
+     * handler that fires the event. One per channel.
+     */
     static class Recorder extends ChannelInboundHandlerAdapter {
         volatile long lastActivity;
+        volatile long eventAt;
         volatile long inactiveAt;
 
         @Override
@@ -78,6 +97,14 @@ final class PrecisionFigure {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             lastActivity = System.nanoTime();
             ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (eventAt == 0 && (evt instanceof ReapEvent || evt instanceof IdleStateEvent)) {
+                eventAt = System.nanoTime();
+            }
+            ctx.fireUserEventTriggered(evt);
         }
 
         @Override
@@ -114,8 +141,13 @@ final class PrecisionFigure {
                         protected void initChannel(Channel ch) {
                             Recorder r = new Recorder();
                             recorders.add(r);
-                            ch.pipeline().addLast(r);
-                            stack.addFirst(ch.pipeline());
+                            // The timer handler, the recorder right behind it (so it sees the event before a
+                            // closer acts on it), then the rest of the configuration.
+                            ChannelHandler[] hs = stack.newHandlers();
+                            ch.pipeline().addLast(hs[0], r);
+                            for (int i = 1; i < hs.length; i++) {
+                                ch.pipeline().addLast(hs[i]);
+                            }
                         }
                     }).bind(addr).sync().channel();
             Bootstrap cb = new Bootstrap().group(clientGroup).channel(LocalChannel.class)
@@ -149,10 +181,11 @@ final class PrecisionFigure {
                 // counted below as not reaped
             }
             long t = timeout.toNanos();
-            long[] lateness = recorders.stream().filter(r -> r.inactiveAt != 0)
-                    .mapToLong(r -> r.inactiveAt - (r.lastActivity + t)).toArray();
-            Arrays.sort(lateness);
-            return new Precision(lateness, n - lateness.length);
+            long[] lateness = recorders.stream().filter(r -> r.eventAt != 0 && r.inactiveAt != 0)
+                    .mapToLong(r -> r.eventAt - (r.lastActivity + t)).sorted().toArray();
+            long[] closePath = recorders.stream().filter(r -> r.eventAt != 0 && r.inactiveAt != 0)
+                    .mapToLong(r -> r.inactiveAt - r.eventAt).sorted().toArray();
+            return new Precision(lateness, n - lateness.length, closePath);
         } finally {
             for (Channel c : clients) {
                 c.close();

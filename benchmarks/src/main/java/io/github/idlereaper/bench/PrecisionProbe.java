@@ -37,18 +37,16 @@ public final class PrecisionProbe {
     private PrecisionProbe() {
     }
 
-    /** Adds to figure 4's recorder the reap event: when it came, and the idle time it reported. */
+    /** Adds to figure 4's recorder the idle time the reap event reported. */
     static final class Recorder extends PrecisionFigure.Recorder {
-        volatile long eventAt;
         volatile long idleFor;
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ReapEvent) {
-                eventAt = System.nanoTime();
                 idleFor = ((ReapEvent) evt).idleFor().toNanos();
             }
-            ctx.fireUserEventTriggered(evt);
+            super.userEventTriggered(ctx, evt);
         }
     }
 
@@ -95,8 +93,10 @@ public final class PrecisionProbe {
             Measure.await("every connection reaped", 60_000,
                     () -> recorders.stream().allMatch(r -> r.inactiveAt != 0));
             long t = timeout.toNanos();
-            print("lateness (close - activity - timeout)",
-                    recorders.stream().mapToLong(r -> r.inactiveAt - r.lastActivity - t).sorted().toArray());
+            print("lateness (event - activity - timeout)",
+                    recorders.stream().mapToLong(r -> r.eventAt - r.lastActivity - t).sorted().toArray());
+            print("close path (inactive - event)",
+                    recorders.stream().mapToLong(r -> r.inactiveAt - r.eventAt).sorted().toArray());
             print("bound slack, approx. (dating - activity)",
                     recorders.stream().mapToLong(r -> r.eventAt - r.idleFor - r.lastActivity).sorted().toArray());
             print("visit delay (visit - deadline)",

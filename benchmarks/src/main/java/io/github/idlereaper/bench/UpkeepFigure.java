@@ -20,8 +20,14 @@ import java.util.concurrent.TimeUnit;
  * the figure first does the traffic (a read batch and a write with flush, for the channels whose turn it is: each
  * channel gets one every {@code activityPeriod}, shorter than the timeout), then moves the clock and runs whatever
  * timer work came due, timing that with the loop thread's CPU clock and allocation counter. Only the timer work is
- * counted. The handlers are added over the first timeout, spread evenly, so that their timers are spread as in a
- * long-running server; the figure counts the simulated minute after a settling period.
+ * counted; the bare configuration (no handler) measures the loop's own cost in that window, which the figure
+ * subtracts for the net cost. The handlers are added over the first timeout, spread evenly, so that their timers
+ * are spread as in a long-running server; the figure counts the simulated minute after a settling period.
+ *
+ * <p>The activity period matters to a lazy timer (the reaper's wheel and IdleStateHandler alike): a timer that
+ * fires finds the last activity and re-arms for its timeout from there. When the period divides the timeout, the
+ * last activity falls in the very step the timer fires, and it re-arms a whole timeout ahead: one firing per
+ * timeout. Otherwise the last activity is up to one period old, and the timer fires more often.
  */
 final class UpkeepFigure {
 
@@ -34,21 +40,18 @@ final class UpkeepFigure {
     private final int n;
     private final Duration timeout;
     private final long stepNanos;
-    private final int activitySlots;
+    /** How many steps apart the activity of one channel is, in the run under way. */
+    private int activitySlots;
     private final SimLoop.Clock clock = new SimLoop.Clock();
     private final SimLoop loop = new SimLoop(clock);
     private final SimChannel[] channels;
     private final ByteBuf buf = Unpooled.unreleasableBuffer(Unpooled.buffer(64).writeZero(64));
     private long stepCount;
 
-    UpkeepFigure(int n, Duration timeout, Duration activityPeriod, Duration step) throws Exception {
+    UpkeepFigure(int n, Duration timeout, Duration step) throws Exception {
         this.n = n;
         this.timeout = timeout;
         this.stepNanos = step.toNanos();
-        this.activitySlots = (int) (activityPeriod.toNanos() / stepNanos);
-        if (activityPeriod.compareTo(timeout) >= 0 || activitySlots < 1) {
-            throw new IllegalArgumentException("activity must come more often than the timeout: " + activityPeriod);
-        }
         this.channels = new SimChannel[n];
         for (int from = 0; from < n; from += 10_000) {
             int start = from;
@@ -60,9 +63,16 @@ final class UpkeepFigure {
         }
     }
 
-    Map<Config, Upkeep> runAll() throws Exception {
+    /** Runs each of {@code configs} with every channel active once every {@code activityPeriod}. */
+    Map<Config, Upkeep> runAll(List<Config> configs, Duration activityPeriod) throws Exception {
+        activitySlots = (int) (activityPeriod.toNanos() / stepNanos);
+        if (activityPeriod.compareTo(timeout) >= 0 || activitySlots < 1
+                || activitySlots * stepNanos != activityPeriod.toNanos()) {
+            throw new IllegalArgumentException("activity must come more often than the timeout, in whole steps: "
+                    + activityPeriod);
+        }
         Map<Config, Upkeep> out = new EnumMap<>(Config.class);
-        for (Config c : CONFIGS) {
+        for (Config c : configs) {
             out.put(c, run(c));
         }
         return out;
@@ -73,7 +83,7 @@ final class UpkeepFigure {
     }
 
     /** One configuration: spread the handlers over one timeout, settle for half of one, measure over one. */
-    Upkeep run(Config config) throws Exception {
+    private Upkeep run(Config config) throws Exception {
         long start = System.nanoTime();
         Timeouts t = Timeouts.all(timeout);
         Stack stack = Stack.of(config, t, clock);
