@@ -5,6 +5,8 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -12,7 +14,8 @@ import java.util.function.Consumer;
  * pipeline and runs an action on each, on the channel's event loop. Safe from any thread at any time:
  * <ul>
  *   <li>off the loop, the action hops onto it, and checks again there (the channel may have moved to another
- *       loop meanwhile);</li>
+ *       loop meanwhile); while the channel is deregistered from every loop, the action waits for it to be
+ *       registered again; on a loop that is shutting down, it does nothing;</li>
  *   <li>on a closed channel, or one whose pipeline was already torn down, it does nothing;</li>
  *   <li>with several reapers on one channel, the action reaches every one.</li>
  * </ul>
@@ -46,8 +49,20 @@ final class ChannelControl {
     }
 
     private static void run(ChannelHandlerContext ctx, Consumer<ReaperHandler> action) {
-        if (!ctx.executor().inEventLoop()) {
-            ctx.executor().execute(() -> run(ctx, action));
+        Channel ch = ctx.channel();
+        if (!ctx.executor().inEventLoop() || (!ch.isRegistered() && ch.isOpen())) {
+            // Off the loop; or deregistered and perhaps on its way to another loop, whose registration will touch
+            // the handler's state: wait until it is registered somewhere, then run there.
+            boolean waiting = ctx.executor().inEventLoop();
+            try {
+                if (waiting) {
+                    ctx.executor().schedule(() -> run(ctx, action), 1, TimeUnit.MILLISECONDS);
+                } else {
+                    ctx.executor().execute(() -> run(ctx, action));
+                }
+            } catch (RejectedExecutionException shuttingDown) {
+                // The loop is shutting down, and its channels close with it: nothing to mark.
+            }
             return;
         }
         ReaperHandler first = (ReaperHandler) ctx.handler();

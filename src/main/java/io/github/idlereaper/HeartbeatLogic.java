@@ -119,7 +119,9 @@ final class HeartbeatLogic {
 
     /** The protocol gave no ping (not ready yet): stay ACTIVE, count it, and say so once per reaper. */
     private static void notReady(ReaperHandler h, Settings s) {
-        int count = (h.state & ReaperHandler.MARK_MASK) >>> ReaperHandler.MARK_SHIFT;
+        // While PROBING the mark bits hold the last ping's mark, not a count: a count starts from zero there.
+        int count = (h.state & ReaperHandler.PINGS_MASK) != 0 ? 0
+                : (h.state & ReaperHandler.MARK_MASK) >>> ReaperHandler.MARK_SHIFT;
         if (count < MARK_LATE) {
             count++;
         }

@@ -27,6 +27,15 @@ import io.netty.channel.ChannelPipeline;
  *     public boolean isPeerPing(Object msg) {          // after the host's line decoder and StringDecoder
  *         return "PING".equals(msg);
  *     }
+ *     public boolean recognizesPeerPings() {
+ *         return true;
+ *     }
+ *     public boolean isHeartbeat(Object msg) {         // the peer's pings and its answers to ours
+ *         return "PING".equals(msg) || "+PONG".equals(msg);
+ *     }
+ *     public String placeAfter(ChannelPipeline p) {    // the watch goes right after the StringDecoder
+ *         return "string";
+ *     }
  * };
  * }</pre>
  *
@@ -54,9 +63,10 @@ public interface HeartbeatProtocol {
     }
 
     /**
-     * Whether an inbound, decoded message is a ping from the peer (never an acknowledgement of ours). Used only
-     * with {@link IdleReaper.Builder#permitPeerPings(java.time.Duration)}: a peer that pings more often counts
-     * strikes, and is reaped with {@link ReapReason#PING_ABUSE}. The default recognises none.
+     * Whether an inbound, decoded message is a ping from the peer (never an acknowledgement of ours). With
+     * {@link IdleReaper.Builder#permitPeerPings(java.time.Duration)}, a peer that pings more often counts strikes
+     * and is reaped with {@link ReapReason#PING_ABUSE}; and, through the default {@link #isHeartbeat}, the peer's
+     * pings are not activity. The default recognises none.
      */
     default boolean isPeerPing(Object msg) {
         return false;

@@ -40,8 +40,8 @@ final class HeartbeatWatch extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (stampsActivity && !isHeartbeat(msg)) {
-            reaper.inboundActivity();
+        if (stampsActivity) {
+            reaper.inboundMessage(!isHeartbeat(msg));
         }
         if (minNanos > 0 && isPeerPing(msg)) {
             onPeerPing();

@@ -39,6 +39,8 @@ package io.github.idlereaper;
  */
 final class LoopWheel implements Runnable {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(IdleReaper.class);
+
     /** Returned by {@link WheelEntry#expire} to leave the wheel. */
     static final long DETACH = Long.MIN_VALUE;
 
@@ -199,7 +201,7 @@ final class LoopWheel implements Runnable {
      */
     void visitBy(WheelEntry e, long deadline) {
         if (e == visiting) {
-            if (deadline - visitingBy < 0) {
+            if (visitingBy == Long.MAX_VALUE || deadline - visitingBy < 0) {
                 visitingBy = deadline;
             }
             return;
@@ -339,17 +341,22 @@ final class LoopWheel implements Runnable {
             long next;
             try {
                 next = e.expire(this, now);
+            } catch (Throwable t) {
+                // One entry's failure must not stop the wheel (Netty never runs a periodic task again once it
+                // threw): look at it again at the next tick.
+                log.warn("an IdleReaper wheel entry failed at its visit; visiting it again at the next tick", t);
+                next = now + tickNanos;
             } finally {
                 visiting = null;
             }
             if (next != DETACH && !visitingLeft) {
-                if (visitingBy != Long.MAX_VALUE && visitingBy - next < 0) {
+                if (visitingBy != Long.MAX_VALUE && (next == Long.MAX_VALUE || visitingBy - next < 0)) {
                     next = visitingBy;
                 }
                 // Visited before a deadline that comes before the next tick's start (entries are placed at the
                 // tick in which their deadline falls): wait in a slot of this tick, not for the next tick.
-                long into = next - tickStart(done);
-                long slot = into > 0 ? (into + slotNanos - 1) / slotNanos : SLOTS;
+                long into = next == Long.MAX_VALUE ? Long.MAX_VALUE : next - tickStart(done);
+                long slot = into > 0 && into < tickNanos ? (into + slotNanos - 1) / slotNanos : SLOTS;
                 if (slot < SLOTS) {
                     linkBefore(slots[(int) slot], e);
                     e.visit = (int) done & STAMP_MASK;
@@ -404,6 +411,9 @@ final class LoopWheel implements Runnable {
      * next tick and the horizon.
      */
     private long tickFor(long deadline) {
+        if (deadline == Long.MAX_VALUE) {
+            return done + BUCKETS - 1; // no deadline: look again at the horizon
+        }
         long t = Math.floorDiv(deadline - origin, tickNanos);
         if (t <= done) {
             return done + 1;

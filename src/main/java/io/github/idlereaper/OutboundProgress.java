@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.DefaultMessageSizeEstimator;
 import io.netty.channel.FileRegion;
 import io.netty.util.internal.SystemPropertyUtil;
 
@@ -41,7 +42,8 @@ final class OutboundProgress {
 
     /**
      * The size the channel's own (custom) message size estimator gives {@code msg}, plus the per-entry overhead,
-     * as the outbound buffer will count it; used only when the estimator is not Netty's default.
+     * as the outbound buffer will count it; used only when the estimator is not Netty's default. It asks the
+     * estimator for its handle on every write: an estimator should cache its handle, as Netty's default does.
      */
     static int estimate(ChannelHandlerContext ctx, Object msg) {
         int size = ctx.channel().config().getMessageSizeEstimator().newHandle().size(msg);
@@ -64,7 +66,13 @@ final class OutboundProgress {
         h.ledger -= drained;
         boolean empty = buf.isEmpty();
         if (drained != 0) {
-            h.outTick = w.stamp;
+            // Progress. With a watch, bytes that left at once (nothing waited before or after) need no date: the
+            // watch stamped the application's writes, and the rest are frames a codec wrote on its own (a pong, a
+            // PING ack), which are not activity.
+            if (!empty || (h.state & (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT))
+                    != (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT)) {
+                h.outTick = w.stamp;
+            }
             h.state = empty ? h.state | ReaperHandler.OUT_EMPTY : h.state & ~ReaperHandler.OUT_EMPTY;
         } else if (!empty && (h.state & ReaperHandler.OUT_EMPTY) != 0) {
             // Bytes started to wait, none left: date the wait from now. Not from the last write: that write may
@@ -77,6 +85,9 @@ final class OutboundProgress {
         }
         if (!empty) {
             h.core().checkFirst(h.ctx.channel(), h);
+            if (h.ctx.channel().config().getMessageSizeEstimator() != DefaultMessageSizeEstimator.DEFAULT) {
+                h.state |= ReaperHandler.CUSTOM_SIZES; // set after registration: sizes from it from now on
+            }
         }
     }
 

@@ -100,7 +100,11 @@ final class ReaperCore {
         settings = new Settings(timeouts, heartbeat, peerPingMinNanos, tickNanos, null);
         for (var e : wheels.entrySet()) {
             LoopWheel w = e.getValue();
-            e.getKey().execute(w::revisitAll);
+            try {
+                e.getKey().execute(w::revisitAll);
+            } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                // That loop is shutting down; the others still take the new values.
+            }
         }
     }
 

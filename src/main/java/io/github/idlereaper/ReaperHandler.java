@@ -78,7 +78,12 @@ final class ReaperHandler extends WheelEntry {
     static final int CUSTOM_SIZES = 1 << 14;
     /** Another reaper's handler is in this pipeline too: per-channel calls go to every one. */
     static final int SHARED = 1 << 15;
-    static final int BUSY_SHIFT = 16;
+    /**
+     * With {@link #SPLIT}: inbound bytes of this read that no decoded message has claimed yet. Bytes a decoder keeps
+     * (part of a frame still arriving) are activity: a slow upload of one large frame is not idleness.
+     */
+    static final int UNCLAIMED = 1 << 16;
+    static final int BUSY_SHIFT = 17;
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
@@ -103,7 +108,7 @@ final class ReaperHandler extends WheelEntry {
     int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     int outTick;
-    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..15), from bit 16 the busy count. */
+    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..16), from bit 17 the busy count. */
     int state;
     /**
      * While PROBING, the stamp of the last ping. While REAPING, the stamp of the goodbye's write, from which the
@@ -242,10 +247,20 @@ final class ReaperHandler extends WheelEntry {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         int s = wheel.stamp;
         liveStamp = s;
-        if ((state & SPLIT) == 0) {
+        int st = state;
+        if ((st & SPLIT) == 0) {
+            readStamp = s;
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        // The watch claims the bytes when a decoded message reaches it; bytes that a decoder keeps for a frame
+        // still arriving are activity too.
+        state = st | UNCLAIMED;
+        ctx.fireChannelRead(msg);
+        if ((state & UNCLAIMED) != 0) {
+            state &= ~UNCLAIMED;
             readStamp = s;
         }
-        ctx.fireChannelRead(msg);
     }
 
     @Override
@@ -271,9 +286,15 @@ final class ReaperHandler extends WheelEntry {
         }
     }
 
-    /** Inbound activity seen by the heartbeat watch: an application message. */
-    void inboundActivity() {
-        readStamp = wheel.stamp;
+    /**
+     * A decoded message reached the heartbeat watch: the bytes of this read are claimed, and they are activity
+     * unless the message is a heartbeat frame.
+     */
+    void inboundMessage(boolean activity) {
+        state &= ~UNCLAIMED;
+        if (activity) {
+            readStamp = wheel.stamp;
+        }
     }
 
     /** Outbound activity seen by the heartbeat watch: an application message. */
@@ -346,7 +367,7 @@ final class ReaperHandler extends WheelEntry {
 
     /** Marks one more unit of work in flight. Event loop only; a no-op once the channel closed. */
     void busy() {
-        if ((state & COUNTED) == 0) {
+        if ((state & RETIRED) != 0) {
             return;
         }
         if ((state >>> BUSY_SHIFT) == BUSY_MAX) {
@@ -362,7 +383,7 @@ final class ReaperHandler extends WheelEntry {
      * no-op once the channel closed.
      */
     void idle() {
-        if ((state & COUNTED) == 0) {
+        if ((state & RETIRED) != 0) {
             return;
         }
         if ((state >>> BUSY_SHIFT) == 0) {
@@ -505,7 +526,7 @@ final class ReaperHandler extends WheelEntry {
      * loop only; a no-op once the channel closed.
      */
     void override(IdleTimeouts timeouts, Heartbeat heartbeat) {
-        if ((state & COUNTED) == 0) {
+        if ((state & RETIRED) != 0) {
             return;
         }
         ReaperCore c = core();
@@ -568,12 +589,19 @@ final class ReaperHandler extends WheelEntry {
             ch.writeAndFlush(bye).addListener(ChannelFutureListener.CLOSE);
             return awaitGoodbye(now, goodbye);
         }
-        if (reason == ReapReason.WRITE_STALL || goodbye == 0 || buf == null
-                || buf.totalPendingWriteBytes() == 0) {
-            // A stalled peer will not read a goodbye; with nothing pending there is nothing to flush. (Netty
-            // refuses a void promise for close(), so each close makes one promise.)
-            ch.close();
+        if (reason == ReapReason.WRITE_STALL || goodbye == 0) {
+            // A stalled peer will not read a goodbye, and a zero goodbye timeout asks for none: close at once, from
+            // here, first in the pipeline, so that no handler above (an HTTP/2 graceful shutdown waiting for
+            // streams, a TLS close_notify) can defer it. (Netty refuses a void promise for close(), so each close
+            // makes one promise.)
+            ctx.close();
             return LoopWheel.DETACH;
+        }
+        if (buf == null || buf.totalPendingWriteBytes() == 0) {
+            // Nothing to flush: close from the tail, so the host's handlers may say goodbye in their own words (an
+            // HTTP/2 handler's GOAWAY), within the goodbye timeout; the wheel closes it regardless after that.
+            ch.close();
+            return awaitGoodbye(now, goodbye);
         }
         // Flush what the application wrote in answer to the ReapEvent, then close; the wheel closes the channel
         // at the next visit if the flush does not finish within the goodbye timeout.

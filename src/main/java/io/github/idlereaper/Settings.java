@@ -10,7 +10,7 @@ final class Settings {
     final long writeStall;
     /** Whether any timer needs to look at the outbound buffer. */
     final boolean watchesOutbound;
-    /** How often a channel with flushed bytes pending is sampled for progress. */
+    /** How often a channel with flushed bytes waiting is sampled for progress: every wheel tick. */
     final long outboundSample;
     /** The smallest enabled idle timeout (read, write or all), or 0. */
     final long smallestIdle;
@@ -48,10 +48,10 @@ final class Settings {
         this.allIdle = t.allIdle().toNanos();
         this.writeStall = t.writeStall().toNanos();
         this.watchesOutbound = writeIdle > 0 || allIdle > 0 || writeStall > 0;
-        // Progress on the socket is only seen when sampled, so sample often enough that a slow consumer's
-        // progress is seen within an eighth of the shortest timeout that depends on it.
-        long outMin = min(min(writeIdle, allIdle), writeStall);
-        this.outboundSample = Math.max(tickNanos, outMin / 8);
+        // Progress on the socket is only seen when sampled and is dated at the sample, so a channel whose flushed
+        // bytes wait is sampled every wheel tick: the timers that depend on its progress are then late by at most
+        // one tick resolution, as every timer. Only waiting channels pay for it.
+        this.outboundSample = tickNanos;
         this.smallestIdle = min(min(readIdle, writeIdle), allIdle);
     }
 

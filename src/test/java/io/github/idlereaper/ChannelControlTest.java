@@ -191,6 +191,24 @@ class ChannelControlTest {
     }
 
     @Test
+    void markBusy_beforeTheChannelIsActive_counts() throws Exception {
+        EventLoopGroup group = Transport.NIO.group(1);
+        groups.add(group);
+        IdleReaper r = IdleReaper.builder().readIdleTimeout(Duration.ofMillis(500)).build();
+        Channel server = new ServerBootstrap().group(group).channel(Transport.NIO.serverChannel())
+                .childHandler(new ChannelInboundHandlerAdapter()).bind("127.0.0.1", 0).sync().channel();
+        Bootstrap b = new Bootstrap().group(group).channel(Transport.NIO.channel())
+                .handler(new ChannelInboundHandlerAdapter());
+        r.install(b);
+        Channel client = b.register().sync().channel(); // registered, not yet connected
+        IdleReaper.markBusy(client);
+        client.connect(server.localAddress()).sync();
+        ReaperHandler h = client.pipeline().get(ReaperHandler.class);
+        assertEquals(1, (int) client.eventLoop().submit(h::busyCount).get());
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5)).until(client::isActive);
+    }
+
+    @Test
     void markBusyAndIdle_offTheLoop_onARealConnection_andAfterItCloses() throws Exception {
         EventLoopGroup group = Transport.NIO.group(1);
         groups.add(group);
@@ -220,6 +238,8 @@ class ChannelControlTest {
         }
         IdleReaper.markBusy(ch); // keep it while it moves
         ch.deregister().sync();
+        IdleReaper.markBusy(ch); // while registered nowhere: waits for the next loop
+        IdleReaper.markIdle(ch);
         LoopWheel oldWheel = r.core().wheelFor(first);
         await().atMost(Duration.ofSeconds(5)).until(() -> first.submit(oldWheel::size).get() == 0);
         other.register(ch).sync();

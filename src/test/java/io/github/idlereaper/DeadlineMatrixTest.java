@@ -55,6 +55,8 @@ class DeadlineMatrixTest {
     /** A channel whose peer can stop reading: flushed messages then stay in the outbound buffer. */
     static final class StallableChannel extends EmbeddedChannel {
         boolean stalled;
+        /** While stalled, the next write takes one message (the socket took a little). */
+        boolean takeOne;
 
         StallableChannel() {
             super(false, false);
@@ -64,6 +66,9 @@ class DeadlineMatrixTest {
         protected void doWrite(ChannelOutboundBuffer in) throws Exception {
             if (!stalled) {
                 super.doWrite(in);
+            } else if (takeOne && in.current() != null) {
+                takeOne = false;
+                in.remove();
             }
         }
     }
@@ -311,6 +316,46 @@ class DeadlineMatrixTest {
         Result r = run(Map.of(Timer.STALL, 1_000L, Timer.READ, 20_000L), Traffic.STALLED, 30_000 * MS, 600 * MS);
         assertEquals(ReapReason.WRITE_STALL, r.reason);
         assertTrue(r.at >= STALL_START + 1_000 * MS && r.at <= STALL_START + 1_000 * MS + RES.toNanos(), r.toString());
+    }
+
+    @Test
+    void progressNoFlushSaw_isSeenWithinATick_soTheStallIsNotLate() {
+        // A long stall timeout, and the socket taking a little between visits (as when the kernel frees room and
+        // the transport writes on its own): that progress must be seen within a tick, not an eighth of 8 s.
+        List<ReapEvent> reaps = new ArrayList<>();
+        IdleReaper reaper = IdleReaper.builder().tickResolution(RES).ticker(ticker)
+                .writeStallTimeout(Duration.ofSeconds(8)).listener((c, e) -> reaps.add(e)).build();
+        StallableChannel ch = new StallableChannel();
+        try {
+            ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+            register(ch);
+            LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
+            ch.stalled = true;
+            ch.write(Unpooled.wrappedBuffer(new byte[1024]));
+            ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[1024]));
+            long start = ticker.read();
+            long progressAt = -1;
+            long closedAt = -1;
+            for (int i = 0; i < 400 && ch.isActive(); i++) {
+                ticker.advanceNanos(STEP);
+                wheel.advance(ticker.read());
+                ch.runPendingTasks();
+                if (progressAt < 0 && ticker.read() - start >= 2_000 * MS) {
+                    ticker.advanceNanos(STEP / 5); // just after the tick's visit
+                    progressAt = ticker.read();
+                    ch.takeOne = true;
+                    ch.unsafe().flush(); // the transport's own write, no pipeline flush
+                }
+                closedAt = ticker.read();
+            }
+            assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
+            long after = closedAt - progressAt;
+            assertTrue(after >= 8_000 * MS && after <= 8_000 * MS + RES.toNanos(),
+                    "reaped " + after / MS + " ms after the last progress");
+        } finally {
+            ch.stalled = false;
+            ch.finishAndReleaseAll();
+        }
     }
 
     @Test

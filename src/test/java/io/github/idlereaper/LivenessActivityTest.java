@@ -76,6 +76,20 @@ class LivenessActivityTest {
         return msg instanceof ByteBuf ? ((ByteBuf) msg).toString(StandardCharsets.US_ASCII) : String.valueOf(msg);
     }
 
+    /** A decoder that keeps bytes until a newline, then passes the line on (without it), as a frame decoder does. */
+    private static final class Lines extends io.netty.handler.codec.ByteToMessageDecoder {
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            int eol = in.indexOf(in.readerIndex(), in.writerIndex(), (byte) '\n');
+            if (eol >= 0) {
+                out.add(in.readRetainedSlice(eol - in.readerIndex()));
+                in.skipBytes(1);
+            }
+        }
+    }
+
+    private boolean lineDecoder;
+
     private void open(Consumer<IdleReaper.Builder> config) {
         IdleReaper.Builder b = IdleReaper.builder().tickResolution(RES).ticker(ticker).goodbyeTimeout(Duration.ZERO)
                 .listener((c, e) -> {
@@ -85,7 +99,7 @@ class LivenessActivityTest {
         config.accept(b);
         reaper = b.build();
         ch = new EmbeddedChannel();
-        ch.pipeline().addLast("decoder", new ChannelInboundHandlerAdapter());
+        ch.pipeline().addLast("decoder", lineDecoder ? new Lines() : new ChannelInboundHandlerAdapter());
         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -227,6 +241,38 @@ class LivenessActivityTest {
         assertTrue(pingTimes.size() >= 2, "pinged: " + pingTimes);
         assertEquals(List.of(ReapReason.WRITE_IDLE), reaps.stream().map(ReapEvent::reason).toList());
         assertTrue(reapTimes.get(0) <= 1_000 * MS + RES.toNanos(), "pings did not push it back: " + reapTimes);
+    }
+
+    @Test
+    void aLargeFrameStillArriving_isActivity() {
+        // A slow upload of one large frame: the decoder keeps its bytes, no message reaches the watch for seconds.
+        lineDecoder = true;
+        open(b -> b.readIdleTimeout(Duration.ofSeconds(1))
+                .heartbeat(Duration.ofMillis(300), Duration.ofMillis(100), 2, proto(true)));
+        advance(Duration.ofSeconds(4), () -> send("x"));
+        assertTrue(reaps.isEmpty(), "reaped mid-frame: " + reaps);
+        advance(Duration.ofSeconds(2), () -> { });
+        assertEquals(List.of(ReapReason.HEARTBEAT_TIMEOUT), reaps.stream().map(ReapEvent::reason).toList(),
+                "and reaped once it stops (silent: the heartbeat's bound comes first)");
+    }
+
+    @Test
+    void pongsACodecWritesOnItsOwn_areNotWriteActivity() {
+        // Below the watch, a codec answers the peer's PING with PONG itself (an HTTP/2 PING ack, a WebSocket pong).
+        open(b -> b.allIdleTimeout(Duration.ofSeconds(1)).heartbeat(Duration.ZERO, Duration.ZERO, 1, proto(true)));
+        ch.pipeline().addAfter(IdleReaper.HANDLER_NAME, "autoPong", new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (text(msg).equals("PING")) {
+                    ctx.writeAndFlush(Unpooled.copiedBuffer("PONG", StandardCharsets.US_ASCII));
+                }
+                ctx.fireChannelRead(msg);
+            }
+        });
+        send("hello");
+        advance(Duration.ofSeconds(3), () -> send("PING"));
+        assertEquals(List.of(ReapReason.ALL_IDLE), reaps.stream().map(ReapEvent::reason).toList());
+        assertTrue(reapTimes.get(0) <= 1_000 * MS + RES.toNanos(), "at the all idle timeout: " + reapTimes);
     }
 
     @Test

@@ -174,6 +174,52 @@ class LoopWheelTest {
     }
 
     @Test
+    void anEntryThatThrows_doesNotStopTheWheel_andIsVisitedAgain() {
+        Timer bad = new Timer(ticker.read() + 5 * TICK);
+        Timer good = new Timer(ticker.read() + 10 * TICK);
+        wheel.register(bad, ticker.read() + 2 * TICK);
+        wheel.register(good, ticker.read() + 10 * TICK);
+        bad.duringVisit = () -> {
+            throw new IllegalStateException("a failing visit");
+        };
+        runFor(12 * TICK);
+        assertEquals(bad.deadline, bad.firedAt, "visited again after it threw, and fired on time");
+        assertEquals(good.deadline, good.firedAt, "the rest of the wheel went on");
+    }
+
+    @Test
+    void visitBy_folds_evenWhenTheClockReadsNegative() {
+        FakeTicker negative = new FakeTicker();
+        negative.advanceNanos(-negative.read() - 2_000_000_000_000L);
+        ManualScheduler s = new ManualScheduler();
+        LoopWheel w = new LoopWheel(negative, s, TICK, SLICE, null);
+        long[] fired = {0};
+        long early = negative.read() + 7 * TICK;
+        WheelEntry e = new WheelEntry() {
+            boolean folded;
+
+            @Override
+            long expire(LoopWheel wheel, long now) {
+                if (!folded) {
+                    folded = true;
+                    wheel.visitBy(this, early);
+                    return Long.MAX_VALUE; // no deadline of its own
+                }
+                fired[0] = now;
+                wheel.unregister(this);
+                return LoopWheel.DETACH;
+            }
+        };
+        w.register(e, negative.read() + 2 * TICK);
+        for (int i = 0; i < 20 && fired[0] == 0; i++) {
+            negative.advanceNanos(TICK);
+            w.advance(negative.read());
+            s.runQueued();
+        }
+        assertTrue(fired[0] != 0 && fired[0] - early >= 0 && fired[0] - early <= TICK, "fired at the fold");
+    }
+
+    @Test
     void aStallLongAgo_doesNotMakeLaterBoundsLate() {
         // A stall of 10 s early in the wheel's life, then 40,000 ticks on time: a stamp from tick 20,000 (older
         // than the finer levels remember when it is read) must not carry the old stall.

@@ -155,6 +155,39 @@ class ReapPathTest {
         assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
     }
 
+    /** A handler that defers every close forever, as an HTTP/2 graceful shutdown waiting for streams may. */
+    private static final class DefersClose extends io.netty.channel.ChannelOutboundHandlerAdapter {
+        @Override
+        public void close(ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+            // never passed on
+        }
+    }
+
+    @Test
+    void aHandlerThatDefersCloses_cannotHoldAReapedConnectionOpen() {
+        FakeTicker ticker = new FakeTicker();
+        IdleReaper reaper = IdleReaper.builder().tickResolution(Duration.ofMillis(100)).ticker(ticker)
+                .readIdleTimeout(Duration.ofSeconds(1)).goodbyeTimeout(Duration.ofMillis(500))
+                .listener((c, e) -> reaps.add(e)).build();
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.pipeline().addLast(new DefersClose());
+        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+        try {
+            LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
+            long start = ticker.read();
+            for (int i = 0; i < 60 && ch.isActive(); i++) {
+                ticker.advance(Duration.ofMillis(50));
+                wheel.advance(ticker.read());
+                ch.runPendingTasks();
+            }
+            assertTrue(!ch.isActive(), "closed regardless, after the goodbye timeout");
+            long after = Duration.ofNanos(ticker.read() - start).toMillis();
+            assertTrue(after >= 1_500 && after <= 1_500 + 100, "closed " + after + " ms after the start");
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
+
     @Test
     void goodbyeTimeoutZero_closesAtOnce_withoutTheGoodbye() {
         FakeTicker ticker = new FakeTicker();
