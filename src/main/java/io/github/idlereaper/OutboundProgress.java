@@ -98,9 +98,22 @@ final class OutboundProgress {
      */
     static boolean startsWaiting(ReaperHandler h) {
         int before = h.state;
-        if (h.ledger != 0 || (before & ReaperHandler.OUT_EMPTY) == 0) {
-            sample(h, h.wheel);
+        if (h.ledger == 0 && (before & ReaperHandler.OUT_EMPTY) != 0) {
+            return false; // nothing written since the buffer was last seen empty
         }
+        ChannelOutboundBuffer buf = h.ctx.channel().unsafe().outboundBuffer();
+        if (buf != null && buf.totalPendingWriteBytes() == 0) {
+            // The usual case: the socket took everything at once. What the full sample would conclude, in two
+            // field reads: the ledger drained now (dated as there, see sample), and nothing waits.
+            if (h.ledger != 0 && (before & (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT))
+                    != (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT)) {
+                h.outTick = h.wheel.stamp;
+            }
+            h.ledger = 0;
+            h.state = before | ReaperHandler.OUT_EMPTY;
+            return false;
+        }
+        sample(h, h.wheel);
         return (before & ReaperHandler.OUT_EMPTY) != 0 && (h.state & ReaperHandler.OUT_EMPTY) == 0;
     }
 }

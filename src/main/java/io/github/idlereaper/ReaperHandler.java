@@ -265,10 +265,11 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        if ((state & SPLIT) == 0) {
+        int st = state;
+        if ((st & SPLIT) == 0) {
             writeStamp = wheel.stamp;
         }
-        ledger += (state & CUSTOM_SIZES) == 0 ? OutboundProgress.sizeOf(msg) : OutboundProgress.estimate(ctx, msg);
+        ledger += (st & CUSTOM_SIZES) == 0 ? OutboundProgress.sizeOf(msg) : OutboundProgress.estimate(ctx, msg);
         ctx.write(msg, promise);
     }
 
