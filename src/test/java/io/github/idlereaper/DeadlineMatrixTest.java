@@ -322,77 +322,47 @@ class DeadlineMatrixTest {
     void progressNoFlushSaw_isSeenWithinATick_soTheStallIsNotLate() {
         // A long stall timeout, and the socket taking a little between visits (as when the kernel frees room and
         // the transport writes on its own): that progress must be seen within a tick, not an eighth of 30 s.
-        List<ReapEvent> reaps = new ArrayList<>();
-        IdleReaper reaper = IdleReaper.builder().tickResolution(RES).ticker(ticker)
-                .writeStallTimeout(Duration.ofSeconds(30)).listener((c, e) -> reaps.add(e)).build();
-        StallableChannel ch = new StallableChannel();
-        try {
-            ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
-            register(ch);
-            LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
-            ch.stalled = true;
-            ch.write(Unpooled.wrappedBuffer(new byte[1024]));
-            ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[1024]));
-            long start = ticker.read();
+        try (StallRig rig = new StallRig(b -> b.writeStallTimeout(Duration.ofSeconds(30)))) {
+            rig.ch.write(Unpooled.wrappedBuffer(new byte[1024]));
+            rig.ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[1024]));
+            long start = rig.ticker.read();
             long progressAt = -1;
-            long closedAt = -1;
-            for (int i = 0; i < 800 && ch.isActive(); i++) {
-                ticker.advanceNanos(STEP);
-                wheel.advance(ticker.read());
-                ch.runPendingTasks();
-                if (progressAt < 0 && ticker.read() - start >= 3_900 * MS) {
-                    ticker.advanceNanos(STEP / 5); // just after the tick's visit
-                    progressAt = ticker.read();
-                    ch.takeOne = true;
-                    ch.unsafe().flush(); // the transport's own write, no pipeline flush
+            for (int i = 0; i < 800 && rig.ch.isActive(); i++) {
+                rig.tick();
+                if (progressAt < 0 && rig.ticker.read() - start >= 3_900 * MS) {
+                    rig.ticker.advanceNanos(STEP / 5); // just after the tick's visit
+                    progressAt = rig.ticker.read();
+                    rig.ch.takeOne = true;
+                    rig.ch.unsafe().flush(); // the transport's own write, no pipeline flush
                 }
-                closedAt = ticker.read();
             }
-            assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
-            long after = closedAt - progressAt;
+            assertEquals(ReapReason.WRITE_STALL, rig.reaps.get(0).reason());
+            long after = rig.ticker.read() - progressAt;
             assertTrue(after >= 30_000 * MS && after <= 30_000 * MS + RES.toNanos(),
                     "reaped " + after / MS + " ms after the last progress");
-        } finally {
-            ch.stalled = false;
-            ch.finishAndReleaseAll();
         }
     }
 
     @Test
     void writeFlushedLater_theStallRunsFromTheFlush_notFromTheWrite() {
-        List<ReapEvent> reaps = new ArrayList<>();
-        IdleReaper reaper = IdleReaper.builder().tickResolution(RES).ticker(ticker)
-                .writeStallTimeout(Duration.ofSeconds(1)).listener((c, e) -> reaps.add(e)).build();
-        StallableChannel ch = new StallableChannel();
-        try {
-            ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
-            register(ch);
-            LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
-            ch.stalled = true;
-            long start = ticker.read();
-            ch.write(Unpooled.wrappedBuffer(new byte[1024])); // written now, flushed 800 ms later
+        try (StallRig rig = new StallRig(b -> b.writeStallTimeout(Duration.ofSeconds(1)))) {
+            long start = rig.ticker.read();
+            rig.ch.write(Unpooled.wrappedBuffer(new byte[1024])); // written now, flushed 800 ms later
             long flushedAt = -1;
-            long closedAt = -1;
-            for (int i = 0; i < 100 && ch.isActive(); i++) {
-                ticker.advanceNanos(STEP);
-                wheel.advance(ticker.read());
-                ch.runPendingTasks();
-                if (flushedAt < 0 && ticker.read() - start >= 800 * MS) {
-                    flushedAt = ticker.read();
-                    ch.flush();
+            for (int i = 0; i < 100 && rig.ch.isActive(); i++) {
+                rig.tick();
+                if (flushedAt < 0 && rig.ticker.read() - start >= 800 * MS) {
+                    flushedAt = rig.ticker.read();
+                    rig.ch.flush();
                 }
-                closedAt = ticker.read();
             }
-            assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
-            long after = closedAt - flushedAt;
+            assertEquals(ReapReason.WRITE_STALL, rig.reaps.get(0).reason());
+            long after = rig.ticker.read() - flushedAt;
             assertTrue(after >= 1_000 * MS && after <= 1_000 * MS + RES.toNanos(),
                     "reaped " + after / MS + " ms after the flush");
-            long stalled = reaps.get(0).idleFor().toMillis();
+            long stalled = rig.reaps.get(0).idleFor().toMillis();
             assertTrue(stalled >= 1_000 && stalled <= 1_000 + RES.toMillis(),
-                    "the stall it reports runs from the flush: " + reaps.get(0).message());
-        } finally {
-            ch.stalled = false;
-            ch.finishAndReleaseAll();
+                    "the stall it reports runs from the flush: " + rig.reaps.get(0).message());
         }
     }
 

@@ -155,34 +155,18 @@ class LoudConfigTest {
 
     @Test
     void customSizeEstimator_stallIsStillMeasured() {
-        FakeTicker ticker = new FakeTicker();
-        List<ReapEvent> reaps = new ArrayList<>();
-        IdleReaper r = IdleReaper.builder().tickResolution(RES).ticker(ticker).writeStallTimeout(Duration.ofSeconds(1))
-                .listener((c, e) -> reaps.add(e)).build();
-        DeadlineMatrixTest.StallableChannel ch = new DeadlineMatrixTest.StallableChannel();
         MessageSizeEstimator one = () -> msg -> 1;
-        ch.config().setMessageSizeEstimator(one);
-        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, r.newHandler());
-        try {
-            ch.register();
-            LoopWheel wheel = r.core().wheelFor(ch.eventLoop());
-            ch.stalled = true;
-            ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[4096]));
-            for (int i = 0; i < 60 && ch.isActive(); i++) {
-                ticker.advanceNanos(STEP);
-                wheel.advance(ticker.read());
-                ch.runPendingTasks();
+        try (StallRig rig = new StallRig(b -> b.writeStallTimeout(Duration.ofSeconds(1)),
+                ch -> ch.config().setMessageSizeEstimator(one))) {
+            rig.ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[4096]));
+            for (int i = 0; i < 60 && rig.ch.isActive(); i++) {
+                rig.tick();
                 // The application keeps writing into the stalled buffer: sized by the wrong estimate, every
                 // write would look like progress.
-                ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[100]));
+                rig.ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[100]));
             }
-            assertFalse(ch.isActive(), "a write that never drains is a stall, whatever the estimator says");
-            assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        } finally {
-            ch.stalled = false;
-            ch.finishAndReleaseAll();
+            assertFalse(rig.ch.isActive(), "a write that never drains is a stall, whatever the estimator says");
+            assertEquals(ReapReason.WRITE_STALL, rig.reaps.get(0).reason());
         }
     }
 

@@ -190,29 +190,13 @@ class ReapPathTest {
 
     @Test
     void aStallReap_closesAtOnce_evenBehindAHandlerThatDefersCloses() {
-        FakeTicker ticker = new FakeTicker();
-        IdleReaper reaper = IdleReaper.builder().tickResolution(Duration.ofMillis(100)).ticker(ticker)
-                .writeStallTimeout(Duration.ofSeconds(1)).listener((c, e) -> reaps.add(e)).build();
-        DeadlineMatrixTest.StallableChannel ch = new DeadlineMatrixTest.StallableChannel();
-        ch.pipeline().addLast(new DefersClose());
-        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
-        try {
-            ch.register();
-            LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
-            ch.stalled = true;
-            ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[1024]));
-            for (int i = 0; i < 30 && reaps.isEmpty(); i++) {
-                ticker.advance(Duration.ofMillis(50));
-                wheel.advance(ticker.read());
-                ch.runPendingTasks();
+        try (StallRig rig = new StallRig(b -> b.writeStallTimeout(Duration.ofSeconds(1)), new DefersClose())) {
+            rig.ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[1024]));
+            for (int i = 0; i < 30 && rig.reaps.isEmpty(); i++) {
+                rig.tick();
             }
-            assertEquals(ReapReason.WRITE_STALL, reaps.get(0).reason());
-            assertTrue(!ch.isActive(), "closed at the reap itself, not deferred");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        } finally {
-            ch.stalled = false;
-            ch.finishAndReleaseAll();
+            assertEquals(ReapReason.WRITE_STALL, rig.reaps.get(0).reason());
+            assertTrue(!rig.ch.isActive(), "closed at the reap itself, not deferred");
         }
     }
 
