@@ -97,6 +97,12 @@ class LoudConfigTest {
     }
 
     @Test
+    void heartbeatIsActivity_setTwice_isAnIllegalState() {
+        fails(IllegalStateException.class, "heartbeatIsActivity was already set to true",
+                () -> IdleReaper.builder().heartbeatIsActivity(true).heartbeatIsActivity(false));
+    }
+
+    @Test
     void disabledHeartbeat_printsAsDisabled() {
         assertEquals("Heartbeat(disabled)", Heartbeat.DISABLED.toString());
     }
