@@ -38,24 +38,22 @@ final class Installer extends ChannelInitializer<Channel> {
             reaper.core().warnInstalledTwice(ch);
         } else {
             h = reaper.core().newHandler();
-            p.addFirst(freeName(p), h);
+            p.addFirst(uniqueName(p, IdleReaper.HANDLER_NAME), h);
         }
         addWatchers(reaper.core(), ch, h);
     }
 
     /** The handler of {@code core} in {@code p}, or null. Once per channel, at setup. */
     private static ReaperHandler handlerOf(ChannelPipeline p, ReaperCore core) {
+        if (p.get(ReaperHandler.class) == null) {
+            return null; // the usual case, without copying the pipeline
+        }
         for (Map.Entry<String, ChannelHandler> e : p) {
             if (e.getValue() instanceof ReaperHandler && ((ReaperHandler) e.getValue()).core() == core) {
                 return (ReaperHandler) e.getValue();
             }
         }
         return null;
-    }
-
-    /** {@link IdleReaper#HANDLER_NAME}, or, when another reaper's handler holds it, that name with a number. */
-    private static String freeName(ChannelPipeline p) {
-        return uniqueName(p, IdleReaper.HANDLER_NAME);
     }
 
     /**
@@ -91,7 +89,7 @@ final class Installer extends ChannelInitializer<Channel> {
         }
     }
 
-    /** {@code base}, or {@code base#2}, {@code base#3}, ... when that is taken (by another reaper's). */
+    /** {@code base}, or {@code base#2}, {@code base#3}, ... when that is taken (by another reaper's handlers). */
     private static String uniqueName(ChannelPipeline p, String base) {
         String name = base;
         for (int i = 2; p.get(name) != null; i++) {

@@ -66,11 +66,7 @@ final class OutboundProgress {
         h.ledger -= drained;
         boolean empty = buf.isEmpty();
         if (drained != 0) {
-            // Progress. With a watch, bytes that left at once (nothing waited before or after) need no date: the
-            // watch stamped the application's writes, and the rest are frames a codec wrote on its own (a pong, a
-            // PING ack), which are not activity.
-            if (!empty || (h.state & (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT))
-                    != (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT)) {
+            if (datesDrain(h.state, empty)) {
                 h.outTick = w.stamp;
             }
             h.state = empty ? h.state | ReaperHandler.OUT_EMPTY : h.state & ~ReaperHandler.OUT_EMPTY;
@@ -92,6 +88,16 @@ final class OutboundProgress {
     }
 
     /**
+     * Whether a drain seen in {@code state}, leaving the buffer {@code emptyNow}, is progress to date: always, but
+     * with a watch for bytes that left at once (nothing waited before or after), which are the application's writes
+     * (the watch stamped them) or frames a codec wrote on its own (not activity).
+     */
+    private static boolean datesDrain(int state, boolean emptyNow) {
+        return !emptyNow || (state & (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT))
+                != (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT);
+    }
+
+    /**
      * After a flush: samples the buffer when something was written since the last look (a field or two when the
      * socket took everything, the usual case), and tells whether flushed bytes started to wait just now, so that
      * the stall's deadline can bring the visit earlier.
@@ -105,8 +111,7 @@ final class OutboundProgress {
         if (buf != null && buf.totalPendingWriteBytes() == 0) {
             // The usual case: the socket took everything at once. What the full sample would conclude, in two
             // field reads: the ledger drained now (dated as there, see sample), and nothing waits.
-            if (h.ledger != 0 && (before & (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT))
-                    != (ReaperHandler.OUT_EMPTY | ReaperHandler.SPLIT)) {
+            if (h.ledger != 0 && datesDrain(before, true)) {
                 h.outTick = h.wheel.stamp;
             }
             h.ledger = 0;

@@ -12,7 +12,6 @@ import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -87,29 +86,21 @@ public final class WebSocketHeartbeat implements HeartbeatProtocol {
      */
     @Override
     public String placeAfter(ChannelPipeline pipeline) {
-        String previous = null;
-        boolean found = false;
-        Iterator<Map.Entry<String, ChannelHandler>> it = pipeline.iterator();
-        while (it.hasNext()) {
-            Map.Entry<String, ChannelHandler> e = it.next();
-            ChannelHandler h = e.getValue();
-            if (h instanceof WebSocketServerProtocolHandler || h instanceof WebSocketClientProtocolHandler) {
-                found = true;
-                break;
-            }
-            previous = e.getKey();
-        }
-        if (!found) {
-            return null;
-        }
         String before = null;
+        String beforeFirstWebSocketHandler = null;
+        boolean seenWebSocketHandler = false;
         for (Map.Entry<String, ChannelHandler> e : pipeline) {
-            if (e.getValue().getClass().getName().startsWith(WEBSOCKETX)) {
-                return before;
+            ChannelHandler h = e.getValue();
+            if (!seenWebSocketHandler && h.getClass().getName().startsWith(WEBSOCKETX)) {
+                seenWebSocketHandler = true;
+                beforeFirstWebSocketHandler = before;
+            }
+            if (h instanceof WebSocketServerProtocolHandler || h instanceof WebSocketClientProtocolHandler) {
+                return beforeFirstWebSocketHandler;
             }
             before = e.getKey();
         }
-        return previous;
+        return null; // no protocol handler: nothing to watch after
     }
 
     @Override
