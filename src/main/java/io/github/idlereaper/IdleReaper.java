@@ -135,13 +135,15 @@ public final class IdleReaper {
      * which every event loop schedules at once. Thread-safe.
      *
      * @throws NullPointerException if {@code timeouts} is null
-     * @throws IllegalArgumentException if an enabled timeout is shorter than {@link #tickResolution()}, or the
-     *     heartbeat no longer fits inside the read or all idle timeout
+     * @throws IllegalArgumentException if an enabled timeout is shorter than {@link #tickResolution()}, the
+     *     heartbeat no longer fits inside the read or all idle timeout, or the write-stall timeout is longer than
+     *     the reaper's TCP_USER_TIMEOUT
      */
     public void updateTimeouts(IdleTimeouts timeouts) {
         Objects.requireNonNull(timeouts, "timeouts");
         timeouts.checkAgainstTick(tickResolution);
         heartbeat.checkFitsInside(timeouts);
+        core.kernel().options().checkUserTimeoutCovers(timeouts);
         core.update(timeouts);
         log.info("idle timeouts updated: {}", timeouts);
     }
@@ -262,8 +264,9 @@ public final class IdleReaper {
      *
      * @throws NullPointerException if an argument is null
      * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
-     * @throws IllegalArgumentException if an enabled timeout is shorter than the reaper's tick resolution, or the
-     *     channel's heartbeat would not fit inside the read or all idle timeout
+     * @throws IllegalArgumentException if an enabled timeout is shorter than the reaper's tick resolution, the
+     *     channel's heartbeat would not fit inside the read or all idle timeout, or the write-stall timeout is
+     *     longer than the reaper's TCP_USER_TIMEOUT
      */
     public static void overrideTimeouts(Channel channel, IdleTimeouts timeouts) {
         Objects.requireNonNull(timeouts, "timeouts");
@@ -274,6 +277,7 @@ public final class IdleReaper {
         ReaperHandler h = (ReaperHandler) ctx.handler();
         timeouts.checkAgainstTick(h.tickResolution());
         h.settings().heartbeat.checkFitsInside(timeouts);
+        h.core().kernel().options().checkUserTimeoutCovers(timeouts);
         ChannelControl.forEach(channel, r -> r.override(timeouts, null));
     }
 
@@ -421,9 +425,17 @@ public final class IdleReaper {
         }
 
         /**
-         * Reaps a connection whose flushed bytes wait in the outbound buffer with no flush progress for
-         * {@code timeout}: the peer stopped reading. It applies even while the channel is marked busy. Default
-         * zero, disabled. Range: zero, or from the tick resolution to 30 days.
+         * Reaps a connection whose flushed bytes wait in the outbound buffer with no progress for {@code timeout}:
+         * the peer stopped reading. It applies even while the channel is marked busy. Default zero, disabled.
+         * Range: zero, or from the tick resolution to 30 days; in {@link #build()}, no longer than
+         * {@link #tcpUserTimeout} when both are set.
+         *
+         * <p>Progress is measured where the transport lets the reaper see it. On epoll and io_uring (Netty 4.2) the
+         * socket itself says when it last sent new data to the peer ({@code TCP_INFO}), so a slow reader that keeps
+         * reading is never stalled. On NIO (and Netty 4.1's incubator io_uring, and kqueue) only Netty's buffer is
+         * seen, and it drains only when the kernel has sent about a third of its send buffer: set
+         * {@code SO_SNDBUF} explicitly (which turns the kernel's autotuning off) and choose {@code timeout} at least
+         * {@code SO_SNDBUF} divided by the slowest reader's rate you want to keep (docs/configuration.md).
          *
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
@@ -545,6 +557,11 @@ public final class IdleReaper {
          *
          * <p>Linux only: applied on epoll and io_uring. NIO has no such option (the JDK offers none) and neither
          * has kqueue; there it is logged once at WARN and counted in {@link ReaperStats#tcpMismatches()}.
+         *
+         * <p>Linux 5.11 and later apply it to a closed receive window too: a peer whose window stays shut (a slow
+         * reader between two reads) for longer than {@code timeout} is dropped, although it answers every probe.
+         * So in {@link #build()} it must be at least {@link #writeStallTimeout}, which judges such a reader by its
+         * progress first; docs/tcp-keepalive.md gives the recommended relation.
          *
          * <p>Default: not set; the kernel's retransmission limit applies. {@link Duration#ZERO} means not set.
          * Range: zero, or 1 ms to 24 h, in whole milliseconds (the kernel's unit).
@@ -679,6 +696,7 @@ public final class IdleReaper {
             t.checkAgainstTick(tick);
             hb.checkAgainstTick(tick);
             hb.checkFitsInside(t);
+            kernel.checkUserTimeoutCovers(t);
             builtHeartbeat = hb;
             if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings()) {
                 log.info("IdleReaper built with every idle timer disabled; enable one with updateTimeouts(...) "

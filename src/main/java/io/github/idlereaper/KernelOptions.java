@@ -95,6 +95,24 @@ final class KernelOptions {
     }
 
     /**
+     * The rule between TCP_USER_TIMEOUT and the write-stall timer: Linux (5.11 and later) applies the user timeout to
+     * a receive window that stays closed too, and a slow reader's window closes between its reads; the stall timer,
+     * which measures the reader's progress, must judge it first. So an enabled user timeout is at least an enabled
+     * {@code writeStallTimeout}.
+     *
+     * @throws IllegalArgumentException naming both options, their values and the rule
+     */
+    void checkUserTimeoutCovers(IdleTimeouts t) {
+        if (hasUserTimeout() && !t.writeStall().isZero() && userTimeout().compareTo(t.writeStall()) < 0) {
+            throw new IllegalArgumentException("tcpUserTimeout (" + userTimeout() + ") is shorter than "
+                    + "writeStallTimeout (" + t.writeStall() + "): Linux applies TCP_USER_TIMEOUT to a closed "
+                    + "receive window too, so it would drop a slow reader before the stall timer, which measures "
+                    + "the reader's progress, could judge it; set tcpUserTimeout to at least writeStallTimeout "
+                    + "(docs/tcp-keepalive.md)");
+        }
+    }
+
+    /**
      * The longest the kernel takes, with these options, to give up on a peer that vanished: keepalive on an idle
      * connection, TCP_USER_TIMEOUT with data unacknowledged, whichever is longer. Zero when neither is set.
      */

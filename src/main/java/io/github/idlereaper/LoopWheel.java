@@ -72,6 +72,8 @@ final class LoopWheel implements Runnable {
     private final long origin;
     private final Runnable afterRun;
     private final Runnable drainTask = this::drainNow;
+    /** Asks sockets for their progress, for the loop's write-stall checks. */
+    final SocketProgress socketProgress = new SocketProgress();
 
     private final WheelEntry[] buckets = new WheelEntry[BUCKETS];
     private final WheelEntry backlog = new Sentinel();
@@ -259,6 +261,20 @@ final class LoopWheel implements Runnable {
     /** The stamp {@code ticks} before the last processed tick (a stamp from the past, for a backdated start). */
     int stampBefore(long ticks) {
         return (int) (done - ticks) & STAMP_MASK;
+    }
+
+    /**
+     * The stamp of the tick in which {@code time} fell, at most the last processed tick's: a stamp whose
+     * {@link #upperBound} is no earlier than {@code time}, for an event the wheel learns of after it happened.
+     */
+    int stampAt(long time) {
+        long t = Math.min(done, Math.floorDiv(time - origin, tickNanos));
+        return (int) t & STAMP_MASK;
+    }
+
+    /** Whether stamp {@code a} is later than stamp {@code b}, both recent (31-bit stamp arithmetic). */
+    static boolean later(int a, int b) {
+        return ((a - b) << 1) > 0;
     }
 
     /** The absolute number of the recent tick stamped {@code stamp}: at most {@link #done}. */

@@ -88,6 +88,24 @@ final class OutboundProgress {
     }
 
     /**
+     * Asks the socket ({@link SocketProgress}) whether it sent new data to the peer since the last progress this
+     * handler dated; if so, dates the progress from the socket's answer (rounded later, never earlier) and says
+     * true. For a stall deadline that has come, while flushed bytes wait: one system call, no allocation.
+     */
+    static boolean sentSince(ReaperHandler h, LoopWheel w, long now) {
+        long ago = w.socketProgress.sentAgoNanos(h.ctx.channel());
+        if (ago == SocketProgress.UNKNOWN) {
+            return false;
+        }
+        int sent = w.stampAt(now - ago);
+        if (!LoopWheel.later(sent, h.outTick)) {
+            return false;
+        }
+        h.outTick = sent;
+        return true;
+    }
+
+    /**
      * Whether a drain seen in {@code state}, leaving the buffer {@code emptyNow}, is progress to date: always, but
      * with a watch for bytes that left at once (nothing waited before or after), which are the application's writes
      * (the watch stamped them) or frames a codec wrote on its own (not activity).

@@ -450,6 +450,10 @@ final class ReaperHandler extends WheelEntry {
                 waiting = true;
                 if (s.writeStall > 0) {
                     stallAt = outUb + s.writeStall;
+                    if (stallAt - now <= 0 && OutboundProgress.sentSince(this, w, now)) {
+                        // Netty's buffer saw no progress, but the socket did (a slow reader's window opened).
+                        stallAt = w.upperBound(outTick) + s.writeStall;
+                    }
                 }
                 next = now + s.outboundSample;
             } else {

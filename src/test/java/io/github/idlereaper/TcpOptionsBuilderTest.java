@@ -154,4 +154,31 @@ class TcpOptionsBuilderTest {
         assertEquals(s(120), KernelOptions.NONE.withKeepAlive(s(1), s(1), 2).withUserTimeout(s(120))
                 .deadPeerLimit());
     }
+
+    private static final String SHORTER_THAN_STALL = "tcpUserTimeout (PT2S) is shorter than writeStallTimeout (PT3S): "
+            + "Linux applies TCP_USER_TIMEOUT to a closed receive window too, so it would drop a slow reader before "
+            + "the stall timer, which measures the reader's progress, could judge it; set tcpUserTimeout to at "
+            + "least writeStallTimeout (docs/tcp-keepalive.md)";
+
+    @Test
+    void userTimeoutShorterThanWriteStall_failsAtBuild_updateAndOverride() {
+        fails(IllegalArgumentException.class, SHORTER_THAN_STALL, () -> IdleReaper.builder()
+                .writeStallTimeout(s(3)).tcpUserTimeout(s(2)).build());
+        // Equal, longer, either one disabled: allowed.
+        IdleReaper.builder().writeStallTimeout(s(3)).tcpUserTimeout(s(3)).build();
+        IdleReaper.builder().writeStallTimeout(s(3)).tcpUserTimeout(s(4)).build();
+        IdleReaper.builder().writeStallTimeout(s(3)).tcpUserTimeout(Duration.ZERO).build();
+        IdleReaper reaper = IdleReaper.builder().tcpUserTimeout(s(2)).build();
+        fails(IllegalArgumentException.class, SHORTER_THAN_STALL,
+                () -> reaper.updateTimeouts(IdleTimeouts.builder().writeStall(s(3)).build()));
+        reaper.updateTimeouts(IdleTimeouts.builder().writeStall(s(2)).build());
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(
+                reaper.newHandler());
+        try {
+            fails(IllegalArgumentException.class, SHORTER_THAN_STALL, () -> IdleReaper.overrideTimeouts(ch,
+                    IdleTimeouts.builder().writeStall(s(3)).build()));
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
 }
