@@ -13,7 +13,7 @@ import java.util.Map;
  *       compile-time dependency;</li>
  *   <li>{@link TcpOptionApplier}: sets them, reads them back, counts mismatches and warns once per transport and
  *       option;</li>
- *   <li>{@link DeadPeerCause}: tells ETIMEDOUT from every other failure.</li>
+ *   <li>{@link DeadPeerCause}: reads the kernel's verdict on the peer from the errno a socket failed with.</li>
  * </ul>
  *
  * <p>Thread-safe. {@link #apply} runs on the channel's event loop, once per channel.
@@ -55,10 +55,5 @@ final class KernelLayer {
     /** Reads what is in effect on {@code ch}'s socket now. */
     static TcpSettings read(Channel ch) {
         return TcpOptionApplier.read(ch);
-    }
-
-    /** Whether {@code cause} is the kernel giving up on the peer (ETIMEDOUT); see {@link DeadPeerCause}. */
-    static boolean isDeadPeer(Throwable cause) {
-        return DeadPeerCause.isDeadPeer(cause);
     }
 }

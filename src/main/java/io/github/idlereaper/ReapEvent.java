@@ -20,17 +20,37 @@ public final class ReapEvent {
 
     private final int count;
     private final int of;
+    private final Throwable cause;
 
     ReapEvent(ReapReason reason, long idleNanos, long limitNanos) {
         this(reason, idleNanos, limitNanos, 0, 0);
     }
 
     ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of) {
+        this(reason, idleNanos, limitNanos, count, of, null);
+    }
+
+    /** A {@link ReapReason#DEAD_PEER} verdict that came with {@code cause}. */
+    ReapEvent(long idleNanos, long limitNanos, Throwable cause) {
+        this(ReapReason.DEAD_PEER, idleNanos, limitNanos, 0, 0, Objects.requireNonNull(cause, "cause"));
+    }
+
+    private ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of, Throwable cause) {
         this.reason = Objects.requireNonNull(reason, "reason");
         this.idleNanos = idleNanos;
         this.limitNanos = limitNanos;
         this.count = count;
         this.of = of;
+        this.cause = cause;
+    }
+
+    /**
+     * For {@link ReapReason#DEAD_PEER}, the exception the kernel's verdict came with: the socket's error as the
+     * transport reported it (ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, or ECONNRESET after keepalive probes), from a
+     * read or from a failed write. Null for every other reason.
+     */
+    public Throwable cause() {
+        return cause;
     }
 
     /**
@@ -70,8 +90,9 @@ public final class ReapEvent {
     }
 
     /**
-     * A terse description with the numbers, for example {@code "read idle for 30012ms (limit 30000ms)"} or
-     * {@code "no inbound data within 5000ms after ping (3 of 3 missed)"}.
+     * A terse description with the numbers, for example {@code "read idle for 30012ms (limit 30000ms)"},
+     * {@code "no inbound data within 5000ms after ping (3 of 3 missed)"} or
+     * {@code "dead peer (EHOSTUNREACH) after 91234ms quiet (kernel bound 90000ms)"}.
      */
     public String message() {
         if (reason == ReapReason.HEARTBEAT_TIMEOUT) {
@@ -81,6 +102,10 @@ public final class ReapEvent {
         if (reason == ReapReason.PING_ABUSE) {
             return "peer pinged again after " + millis(idleNanos) + "ms, below the permitted " + millis(limitNanos)
                     + "ms (" + count + " strikes, " + of + " allowed)";
+        }
+        if (cause != null) {
+            return reason.label() + " (" + DeadPeerCause.name(DeadPeerCause.of(cause)) + ") after " + millis(idleNanos)
+                    + "ms quiet (kernel bound " + millis(limitNanos) + "ms)";
         }
         return reason.label() + " for " + millis(idleNanos) + "ms (limit " + millis(limitNanos) + "ms)";
     }

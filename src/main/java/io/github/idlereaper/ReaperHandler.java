@@ -189,6 +189,13 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if ((state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED) {
+            // Closed, and not by the reaper: by a write that failed with the kernel's verdict?
+            Throwable why = closeCause(ctx.channel());
+            if (why != null) {
+                countKernelClose(why);
+            }
+        }
         unregister();
         ctx.fireChannelInactive();
     }
@@ -213,24 +220,59 @@ final class ReaperHandler extends WheelEntry {
     }
 
     /**
-     * Classifies the kernel giving up on the peer (ETIMEDOUT after unanswered keepalive probes or unacknowledged
-     * data) as {@link ReapReason#DEAD_PEER}, once: fires the event, counts it, tells the listener, passes the
-     * exception on and closes the channel. Every other exception only passes through.
+     * Classifies the kernel giving up on the peer ({@link DeadPeerCause}) as {@link ReapReason#DEAD_PEER}, once:
+     * fires the event, counts it, tells the listener, passes the exception on and closes the channel. Every other
+     * exception only passes through.
      */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        boolean dead = (state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED && KernelLayer.isDeadPeer(cause);
-        if (dead) {
-            state |= DEAD_PEER;
-            ReapEvent event = new ReapEvent(ReapReason.DEAD_PEER, quietNanos(),
-                    core().kernel().deadPeerLimit().toNanos());
-            ctx.fireUserEventTriggered(event);
-            core().reaped(ctx.channel(), event);
-        }
+        boolean dead = countKernelClose(cause);
         ctx.fireExceptionCaught(cause);
         if (dead) {
             ctx.channel().close();
         }
+    }
+
+    /**
+     * Counts {@code cause} as {@link ReapReason#DEAD_PEER} if it is the kernel's verdict on the peer and nothing
+     * was counted for this channel yet (the reaper's own reap, or an earlier verdict): fires the event, counts it
+     * and tells the listener. A RST ({@code ECONNRESET}) counts only after keepalive probes: the reaper set
+     * keepalive and the peer had been quiet for at least its idle time, so the RST answered a probe (a host that
+     * rebooted); otherwise it is the peer's own close.
+     */
+    private boolean countKernelClose(Throwable cause) {
+        if ((state & (COUNTED | REAPING | DEAD_PEER)) != COUNTED) {
+            return false;
+        }
+        int verdict = DeadPeerCause.of(cause);
+        if (verdict == DeadPeerCause.NONE) {
+            return false;
+        }
+        long quiet = quietNanos();
+        if (verdict == DeadPeerCause.RESET) {
+            KernelOptions k = core().kernel().options();
+            if (!k.keepAliveSet() || quiet < k.keepAliveIdleSeconds * 1_000_000_000L) {
+                return false;
+            }
+        }
+        state |= DEAD_PEER;
+        ReapEvent event = new ReapEvent(quiet, core().kernel().deadPeerLimit().toNanos(), cause);
+        ctx.fireUserEventTriggered(event);
+        core().reaped(ctx.channel(), event);
+        return true;
+    }
+
+    /**
+     * Why the channel closed, as Netty kept it: the failure of a write that made it close (an ETIMEDOUT that a
+     * write saw first), or null. Netty fails a write on a closed channel with a {@code ClosedChannelException}
+     * caused by the close's first cause, and writes' own failures reach no handler; so ask with a write. Once per
+     * close of a channel the reaper did not close, on its event loop; not on a hot path.
+     */
+    private static Throwable closeCause(Channel ch) {
+        ChannelPromise p = ch.newPromise();
+        ch.unsafe().write(Unpooled.EMPTY_BUFFER, p);
+        Throwable t = p.cause();
+        return t == null ? null : t.getCause();
     }
 
     /**

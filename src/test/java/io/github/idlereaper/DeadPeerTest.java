@@ -105,8 +105,9 @@ class DeadPeerTest {
         assertTrue(quietMs >= 4_000 - RES.toMillis() && quietMs <= 4_000, "idleFor " + e.idleFor());
         assertEquals(List.of("event " + e.message(), "exception Connection timed out active=true", "inactive"),
                 seen);
-        assertTrue(e.message().startsWith("dead peer for "), e.message());
-        assertTrue(e.message().endsWith("ms (limit 3000ms)"), e.message());
+        assertTrue(e.message().startsWith("dead peer (ETIMEDOUT) after "), e.message());
+        assertTrue(e.message().endsWith("ms quiet (kernel bound 3000ms)"), e.message());
+        assertEquals("Connection timed out", e.cause().getMessage());
     }
 
     @Test
@@ -147,9 +148,115 @@ class DeadPeerTest {
 
     @Test
     void wrappedTimeout_isFoundInTheCauseChain() {
-        assertTrue(KernelLayer.isDeadPeer(new DecoderException(new IOException("Operation timed out"))));
-        assertFalse(KernelLayer.isDeadPeer(new IOException((String) null)));
-        assertFalse(KernelLayer.isDeadPeer(null));
+        assertEquals(DeadPeerCause.TIMED_OUT,
+                DeadPeerCause.of(new DecoderException(new IOException("Operation timed out"))));
+        assertEquals(DeadPeerCause.NONE, DeadPeerCause.of(new IOException((String) null)));
+        assertEquals(DeadPeerCause.NONE, DeadPeerCause.of(null));
+    }
+
+    @Test
+    void verdicts_byTheErrnoANativeTransportKeeps_andByTheCLibraryText() {
+        int[] linux = DeadPeerCause.errnos("Linux");
+        assertEquals(DeadPeerCause.TIMED_OUT, DeadPeerCause.of(new ErrnoIoException(linux[0])));
+        assertEquals(DeadPeerCause.HOST_UNREACHABLE, DeadPeerCause.of(new ErrnoIoException(linux[1])));
+        assertEquals(DeadPeerCause.NET_UNREACHABLE, DeadPeerCause.of(new ErrnoIoException(linux[2])));
+        assertEquals(DeadPeerCause.RESET, DeadPeerCause.of(new ErrnoIoException(linux[3])));
+        assertEquals(DeadPeerCause.NONE, DeadPeerCause.of(new ErrnoIoException(32))); // EPIPE: the peer's close
+        assertEquals(List.of(110, 113, 101, 104), java.util.Arrays.stream(linux).boxed().toList());
+        assertEquals(List.of(60, 65, 51, 54),
+                java.util.Arrays.stream(DeadPeerCause.errnos("Mac OS X")).boxed().toList());
+        assertEquals(DeadPeerCause.TIMED_OUT, DeadPeerCause.byText("read(..) failed: Connection timed out"));
+        assertEquals(DeadPeerCause.HOST_UNREACHABLE, DeadPeerCause.byText("No route to host"));
+        assertEquals(DeadPeerCause.NET_UNREACHABLE, DeadPeerCause.byText("writev(..) failed: Network is unreachable"));
+        assertEquals(DeadPeerCause.RESET, DeadPeerCause.byText("Connection reset by peer"));
+        assertEquals(DeadPeerCause.NONE, DeadPeerCause.byText("Broken pipe"));
+    }
+
+    @Test
+    void hostAndNetworkUnreachable_areDeadPeers() {
+        for (IOException e : List.of(new IOException("No route to host"), new ErrnoIoException(113),
+                new IOException("Network is unreachable"), new ErrnoIoException(101))) {
+            listened.clear();
+            start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 2));
+            ch.pipeline().fireExceptionCaught(e);
+            assertEquals(1, reaper.stats().reaped(ReapReason.DEAD_PEER), e.toString());
+            assertEquals(e, listened.get(0).cause());
+            assertFalse(ch.isOpen());
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void reset_afterKeepAliveProbes_isADeadPeer_otherwiseThePeersClose() {
+        // Keepalive 1 s: quiet for 2 s, the RST answered a probe (a host that rebooted).
+        start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 3));
+        advance(Duration.ofSeconds(2));
+        ch.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+        assertEquals(1, reaper.stats().reaped(ReapReason.DEAD_PEER));
+        assertTrue(listened.get(0).message().startsWith("dead peer (ECONNRESET) after 19"), listened.get(0).message());
+        ch.finishAndReleaseAll();
+
+        // Quiet for less than the keepalive idle time: no probe was sent; the RST is the peer's close.
+        listened.clear();
+        start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(3), Duration.ofSeconds(1), 3));
+        advance(Duration.ofSeconds(2));
+        ch.pipeline().fireExceptionCaught(new ErrnoIoException(104));
+        assertEquals(0, reaper.stats().reapedTotal());
+        ch.finishAndReleaseAll();
+
+        // No keepalive from the reaper: a RST is always the peer's close.
+        start(IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(1)));
+        advance(Duration.ofSeconds(5));
+        ch.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+        assertEquals(0, reaper.stats().reapedTotal());
+        assertTrue(listened.isEmpty());
+    }
+
+    @Test
+    void writeThatFailsWithTheVerdict_isCountedOnceAtTheClose() {
+        reaper = IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(2)).tickResolution(RES).ticker(ticker)
+                .listener((c, e) -> listened.add(e)).build();
+        IOException failure = new IOException("writev(..) failed: Connection timed out");
+        ch = new EmbeddedChannel() {
+            @Override
+            protected void doWrite(io.netty.channel.ChannelOutboundBuffer in) throws Exception {
+                throw failure;
+            }
+        };
+        ch.pipeline().addLast(new Host());
+        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+        wheel = reaper.core().wheelFor(ch.eventLoop());
+        io.netty.channel.ChannelFuture write = ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
+        ch.runPendingTasks();
+        assertEquals(failure, write.cause());
+        assertFalse(ch.isOpen());
+        assertEquals(1, reaper.stats().reaped(ReapReason.DEAD_PEER));
+        assertEquals(1, listened.size());
+        assertEquals(failure, listened.get(0).cause());
+        // No exceptionCaught for a write's failure: the event, then the close.
+        assertEquals(List.of("event " + listened.get(0).message(), "inactive"), seen);
+    }
+
+    @Test
+    void writeThatFailsOtherwise_orAPlainClose_isNotCounted() {
+        reaper = IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(2)).tickResolution(RES).ticker(ticker)
+                .listener((c, e) -> listened.add(e)).build();
+        ch = new EmbeddedChannel() {
+            @Override
+            protected void doWrite(io.netty.channel.ChannelOutboundBuffer in) throws Exception {
+                throw new IOException("writev(..) failed: Broken pipe");
+            }
+        };
+        ch.pipeline().addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler());
+        ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen());
+        assertEquals(0, reaper.stats().reapedTotal());
+        ch.finishAndReleaseAll();
+        start(IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(2)));
+        ch.close();
+        assertEquals(0, reaper.stats().reapedTotal());
+        assertTrue(listened.isEmpty());
     }
 
     @Test
