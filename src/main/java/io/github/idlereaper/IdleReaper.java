@@ -582,8 +582,9 @@ public final class IdleReaper {
          * proves the peer alive, not only the pong. {@code timeout} passing after a ping with nothing inbound is a
          * miss; below {@code maxMissed} the reaper pings again, at {@code maxMissed} it reaps the channel with
          * {@link ReapReason#HEARTBEAT_TIMEOUT}, after the protocol's goodbye. A silent peer is thus reaped within
-         * interval + timeout × maxMissed (plus one tick resolution). A connection that has received nothing at
-         * all since it opened is first pinged at a random point of its first interval, so that connections opened
+         * interval + timeout × maxMissed (plus one tick resolution, and the event loop's lag at each ping; see
+         * {@link ReaperStats#maxLoopLag()}). A connection that has received nothing at all since it opened is
+         * first pinged at a random point of its first interval, so that connections opened
          * together do not ping together; after its first inbound byte, a ping comes only after a whole interval
          * with nothing inbound. Pings run while the channel is marked busy too.
          *

@@ -43,6 +43,12 @@ final class LoopWheel implements Runnable {
 
     /** Returned by {@link WheelEntry#expire} to leave the wheel. */
     static final long DETACH = Long.MIN_VALUE;
+    /**
+     * Returned by {@link WheelEntry#expire} to be visited again once the loop has handled the I/O that is ready:
+     * after a lagging run ({@link #lagging()}), whose stamps may not show bytes that arrived while the loop was
+     * held up.
+     */
+    static final long AFTER_IO = Long.MIN_VALUE + 2;
 
     static final int BUCKETS = 512;
     private static final int BUCKET_MASK = BUCKETS - 1;
@@ -72,6 +78,17 @@ final class LoopWheel implements Runnable {
     private final long origin;
     private final Runnable afterRun;
     private final Runnable drainTask = this::drainNow;
+    private final Runnable afterIoTask = this::runAfterIo;
+    /** Entries to visit again after the loop's next pass of I/O ({@link #AFTER_IO}). */
+    private final WheelEntry afterIo = new Sentinel();
+    /** {@link #afterIoTask} is scheduled and has not run yet. */
+    private boolean afterIoPending;
+    /** The ticks the last run processed started more than a tick before it: the loop was held up. */
+    private boolean lagging;
+    /** The largest lag seen since the wheel was made, in nanos: written on the loop, read by the stats. */
+    private volatile long maxLagNanos;
+    /** Reaps decided at a lagging visit (counted by entries): read by the stats. */
+    private volatile long lateReaps;
     /** Asks sockets for their progress, for the loop's write-stall checks. */
     final SocketProgress socketProgress = new SocketProgress();
 
@@ -141,6 +158,8 @@ final class LoopWheel implements Runnable {
         }
         backlog.prev = backlog;
         backlog.next = backlog;
+        afterIo.prev = afterIo;
+        afterIo.next = afterIo;
         for (int i = 1; i < SLOTS; i++) {
             WheelEntry slot = new Sentinel();
             slot.prev = slot;
@@ -153,6 +172,30 @@ final class LoopWheel implements Runnable {
 
     long tickNanos() {
         return tickNanos;
+    }
+
+    /**
+     * Whether the loop was held up: the ticks of the last run started more than a tick before it (a blocked
+     * handler, a GC pause, a starved CPU). A decision to reap at such a visit waits for one pass of I/O first
+     * ({@link #AFTER_IO}), so that bytes that arrived meanwhile are seen.
+     */
+    boolean lagging() {
+        return lagging;
+    }
+
+    /** The largest lag of a tick since the wheel was made, in nanos. Any thread. */
+    long maxLagNanos() {
+        return maxLagNanos;
+    }
+
+    /** Reaps decided at a lagging visit. Any thread. */
+    long lateReaps() {
+        return lateReaps;
+    }
+
+    /** Counts a reap decided at a lagging visit. Event loop only. */
+    void countLateReap() {
+        lateReaps++;
     }
 
     /** Sets what to run each time the last entry leaves. */
@@ -224,6 +267,7 @@ final class LoopWheel implements Runnable {
     /** Moves every registered entry to the backlog, so each is visited (in slices) as soon as possible. */
     void revisitAll() {
         spliceSlotsToBacklog();
+        spliceToBacklog(afterIo);
         for (WheelEntry head : buckets) {
             spliceToBacklog(head);
         }
@@ -298,6 +342,11 @@ final class LoopWheel implements Runnable {
         if (cur > done) {
             long prev = done;
             recordDelays(prev + 1, cur, now);
+            long lag = now - tickStart(prev + 1);
+            lagging = lag > tickNanos;
+            if (lag > maxLagNanos) {
+                maxLagNanos = lag;
+            }
             // Entries waiting in a slot of the last tick are due by now.
             spliceSlotsToBacklog();
             if (cur - prev >= BUCKETS) {
@@ -345,12 +394,19 @@ final class LoopWheel implements Runnable {
 
     private void drain(long now) {
         long sliceEnd = now + sliceNanos;
+        // How late the visits run beyond the tick each was due in: a held-up loop, and also the reaper's own
+        // backlog (a burst of reaps drained in slices between passes of I/O). Part of the loop's lag.
+        long maxLate = maxLagNanos;
         int n = 0;
         closes = 0;
         WheelEntry e;
         int toSchedule = 0;
         while ((e = backlog.next) != backlog) {
             unlink(e);
+            long late = now - tickStart(tickOf(e.visit)) - tickNanos;
+            if (late > maxLate) {
+                maxLate = late;
+            }
             visiting = e;
             visitingBy = Long.MAX_VALUE;
             visitingLeft = false;
@@ -365,7 +421,14 @@ final class LoopWheel implements Runnable {
             } finally {
                 visiting = null;
             }
-            if (next != DETACH && !visitingLeft) {
+            if (next == AFTER_IO && !visitingLeft) {
+                linkBefore(afterIo, e);
+                e.visit = (int) done & STAMP_MASK;
+                if (!afterIoPending) {
+                    afterIoPending = true;
+                    scheduler.execute(afterIoTask);
+                }
+            } else if (next != DETACH && !visitingLeft) {
                 if (visitingBy != Long.MAX_VALUE && (next == Long.MAX_VALUE || visitingBy - next < 0)) {
                     next = visitingBy;
                 }
@@ -385,6 +448,9 @@ final class LoopWheel implements Runnable {
                 break;
             }
         }
+        if (maxLate > maxLagNanos) {
+            maxLagNanos = maxLate;
+        }
         continueLater();
         toSchedule &= ~slotsPending;
         if (toSchedule != 0) {
@@ -395,6 +461,16 @@ final class LoopWheel implements Runnable {
                     slotsPending |= 1 << i;
                     scheduler.schedule(slotTasks[i], Math.max(0, start + i * slotNanos - read));
                 }
+            }
+        }
+    }
+
+    private void runAfterIo() {
+        afterIoPending = false;
+        if (afterIo.next != afterIo) {
+            spliceToBacklog(afterIo);
+            if (!continuing) {
+                drain(ticker.read());
             }
         }
     }

@@ -51,6 +51,9 @@ final class ReaperCore {
     private final LongAdder open = new LongAdder();
     private final LongAdder opened = new LongAdder();
     private final LongAdder[] reaped = new LongAdder[REASONS.length];
+    /** The lag figures of wheels dropped with their event loops. */
+    private final LongAdder retiredLateReaps = new LongAdder();
+    private volatile long retiredMaxLag;
 
     private final AtomicLong nextSummary;
     /** Totals at the last summary; written only by the thread that won the summary's CAS. */
@@ -218,13 +221,28 @@ final class ReaperCore {
             LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS,
                     this::maybeLogSummary);
             try {
-                e.terminationFuture().addListener(f -> wheels.remove(e));
+                e.terminationFuture().addListener(f -> retire(wheels.remove(e)));
             } catch (UnsupportedOperationException noTermination) {
                 // An EmbeddedChannel's loop never terminates: drop its wheel when its last channel leaves.
-                created.onEmpty(() -> wheels.remove(e, created));
+                created.onEmpty(() -> {
+                    if (wheels.remove(e, created)) {
+                        retire(created);
+                    }
+                });
             }
             return created;
         });
+    }
+
+    /** Keeps a dropped wheel's lag figures in the stats. */
+    private void retire(LoopWheel w) {
+        if (w == null) {
+            return;
+        }
+        retiredLateReaps.add(w.lateReaps());
+        synchronized (this) {
+            retiredMaxLag = Math.max(retiredMaxLag, w.maxLagNanos());
+        }
     }
 
     int wheelCount() {
@@ -264,7 +282,16 @@ final class ReaperCore {
         for (ReapReason r : REASONS) {
             byReason.put(r, reaped[r.ordinal()].sum());
         }
-        return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches());
+        long maxLag = 0;
+        long lateReaps = 0;
+        for (LoopWheel w : wheels.values()) {
+            maxLag = Math.max(maxLag, w.maxLagNanos());
+            lateReaps += w.lateReaps();
+        }
+        maxLag = Math.max(maxLag, retiredMaxLag);
+        lateReaps += retiredLateReaps.sum();
+        return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
+                maxLag, lateReaps);
     }
 
     /** Logs at INFO what was reaped since the last summary, at most once a minute. Called by every wheel run. */

@@ -83,7 +83,12 @@ final class ReaperHandler extends WheelEntry {
      * (part of a frame still arriving) are activity: a slow upload of one large frame is not idleness.
      */
     static final int UNCLAIMED = 1 << 16;
-    static final int BUSY_SHIFT = 17;
+    /**
+     * A reap decided at a lagging visit waited for one pass of I/O ({@link LoopWheel#AFTER_IO}); the next visit
+     * decides for good. Cleared at every visit.
+     */
+    static final int DEFERRED = 1 << 17;
+    static final int BUSY_SHIFT = 18;
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
@@ -108,7 +113,7 @@ final class ReaperHandler extends WheelEntry {
     int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     int outTick;
-    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..16), from bit 17 the busy count. */
+    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..17), from bit 18 the busy count. */
     int state;
     /**
      * While PROBING, the stamp of the last ping. While REAPING, the stamp of the goodbye's write, from which the
@@ -249,17 +254,39 @@ final class ReaperHandler extends WheelEntry {
             return false;
         }
         long quiet = quietNanos();
-        if (verdict == DeadPeerCause.RESET) {
-            KernelOptions k = core().kernel().options();
-            if (!k.keepAliveSet() || quiet < k.keepAliveIdleSeconds * 1_000_000_000L) {
-                return false;
-            }
+        if (verdict == DeadPeerCause.RESET && !resetAnswersProbes(quiet)) {
+            return false;
         }
         state |= DEAD_PEER;
         ReapEvent event = new ReapEvent(quiet, core().kernel().deadPeerLimit().toNanos(), cause);
         ctx.fireUserEventTriggered(event);
         core().reaped(ctx.channel(), event);
         return true;
+    }
+
+    /**
+     * Whether a RST answered the kernel's keepalive probes (a host that rebooted and forgot the connection) rather
+     * than being the peer's own close. Keepalive must be the reaper's, and the peer quiet for at least its idle
+     * time. Then the socket decides where it can say ({@code tcpi_probes} at least 1: epoll, io_uring); elsewhere
+     * (NIO) nothing may have been written within the idle time either, since keepalive does not probe while sent
+     * data waits and the peer's acknowledgements restart its clock. An idle peer that answered a probe and then
+     * reset on its own cannot be told apart there.
+     */
+    private boolean resetAnswersProbes(long quiet) {
+        KernelOptions k = core().kernel().options();
+        long idle = k.keepAliveIdleSeconds * 1_000_000_000L;
+        if (!k.keepAliveSet() || quiet < idle) {
+            return false;
+        }
+        int probes = wheel.socketProgress.probes(ctx.channel());
+        if (probes >= 0) {
+            return probes > 0;
+        }
+        if ((state & OUT_EMPTY) == 0) {
+            return false;
+        }
+        long lastOut = Math.max(wheel.upperBound(writeStamp), wheel.upperBound(outTick));
+        return core().ticker().read() - lastOut >= idle;
     }
 
     /**
@@ -473,6 +500,10 @@ final class ReaperHandler extends WheelEntry {
             ctx.close();
             return LoopWheel.DETACH;
         }
+        // A reap decided at a visit of a lagging loop waits for one pass of I/O, once: bytes that arrived while the
+        // loop was held up are not stamped yet.
+        boolean mayDefer = (state & DEFERRED) == 0 && w.lagging();
+        state &= ~DEFERRED;
         Settings s = settings();
         long next = Long.MAX_VALUE;
         long stallAt = Long.MAX_VALUE;
@@ -542,11 +573,19 @@ final class ReaperHandler extends WheelEntry {
             limit = s.allIdle;
         }
         if (reason != null) {
+            if (mayDefer) {
+                state |= DEFERRED;
+                return LoopWheel.AFTER_IO;
+            }
             return reap(reason, now - (at - limit), limit, now, 0, 0);
         }
         if (s.pingInterval > 0) {
             long hbAt = HeartbeatLogic.visit(this, w, s, now);
             if (hbAt == HeartbeatLogic.REAPED) {
+                if (mayDefer) {
+                    state |= DEFERRED;
+                    return LoopWheel.AFTER_IO;
+                }
                 return reap(ReapReason.HEARTBEAT_TIMEOUT, now - HeartbeatLogic.markedBy(this, w), s.pingTimeout,
                         now, s.maxMissed, s.maxMissed);
             }
@@ -618,6 +657,9 @@ final class ReaperHandler extends WheelEntry {
         }
         state |= REAPING;
         wheel.countClose();
+        if (wheel.lagging()) {
+            wheel.countLateReap();
+        }
         ReapEvent event = new ReapEvent(reason, idleNanos, limitNanos, count, of);
         ctx.fireUserEventTriggered(event);
         core().reaped(ch, event);

@@ -1,5 +1,6 @@
 package io.github.idlereaper;
 
+import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
@@ -17,9 +18,13 @@ public final class ReaperStats {
     private final Map<ReapReason, Long> reaped;
     private final Map<String, TcpSettings> tcpSettings;
     private final long tcpMismatches;
+    private final long maxLoopLagNanos;
+    private final long reapsAfterLoopLag;
 
     ReaperStats(long open, long opened, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
-            long tcpMismatches) {
+            long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag) {
+        this.maxLoopLagNanos = maxLoopLagNanos;
+        this.reapsAfterLoopLag = reapsAfterLoopLag;
         this.open = open;
         this.opened = opened;
         this.reaped = Collections.unmodifiableMap(new EnumMap<>(reaped));
@@ -73,10 +78,27 @@ public final class ReaperStats {
         return tcpMismatches;
     }
 
+    /**
+     * The longest an event loop was held up, as the reaper's wheels saw it, since the reaper was built: how late a
+     * tick ran after its start (a blocked handler, a GC pause, a starved CPU). Every reap may come this much later
+     * than its bound; none comes earlier. Zero when no tick ran late.
+     */
+    public Duration maxLoopLag() {
+        return Duration.ofNanos(maxLoopLagNanos);
+    }
+
+    /**
+     * Reaps decided while an event loop was more than a tick behind: the host, not the peer, made these late. Each
+     * waited for one more pass of the loop's I/O before it was decided, so that bytes that arrived meanwhile count.
+     */
+    public long reapsAfterLoopLag() {
+        return reapsAfterLoopLag;
+    }
+
     @Override
     public String toString() {
         return "ReaperStats(open=" + open + ", opened=" + opened + ", reaped=" + reaped
                 + (tcpSettings.isEmpty() ? "" : ", tcp=" + tcpSettings.values() + ", tcpMismatches=" + tcpMismatches)
-                + ")";
+                + ", maxLoopLag=" + maxLoopLag().toMillis() + "ms, reapsAfterLoopLag=" + reapsAfterLoopLag + ")";
     }
 }

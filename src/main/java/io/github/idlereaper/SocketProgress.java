@@ -36,6 +36,9 @@ import java.lang.reflect.Modifier;
  * the rest. Transports without {@code tcpInfo} (NIO, Netty 4.1's incubator io_uring, kqueue) are measured at Netty's
  * buffer only; docs/configuration.md gives their sizing rule.
  *
+ * <p>The same holder answers one more question, for the dead-peer verdict: how many keepalive probes are out
+ * ({@link #probes}).
+ *
  * <p>One instance per {@link LoopWheel}, confined to its event loop: it keeps the holder that the socket fills.
  */
 final class SocketProgress {
@@ -60,15 +63,8 @@ final class SocketProgress {
      */
     long sentAgoNanos(Channel ch) {
         Probe p = PROBES.get(ch.getClass());
-        if (p == Probe.NONE) {
+        if (p == Probe.NONE || !holderFor(p)) {
             return UNKNOWN;
-        }
-        if (infoProbe != p) {
-            info = p.newInfo();
-            if (info == null) {
-                return UNKNOWN;
-            }
-            infoProbe = p;
         }
         try {
             Object filled = p.fill.invokeExact(ch, info);
@@ -82,6 +78,35 @@ final class SocketProgress {
         }
     }
 
+    /**
+     * Keepalive or zero-window probes the socket has sent without an answer ({@code tcpi_probes}), or
+     * {@link #UNKNOWN} when its transport cannot say or the call fails. For the dead-peer verdict on a RST: one
+     * that answers an unanswered keepalive probe comes from a host that forgot the connection.
+     */
+    int probes(Channel ch) {
+        Probe p = PROBES.get(ch.getClass());
+        if (p == Probe.NONE || !holderFor(p)) {
+            return (int) UNKNOWN;
+        }
+        try {
+            return (int) p.probes.invokeExact(p.fill.invokeExact(ch, info));
+        } catch (Throwable t) {
+            return (int) UNKNOWN;
+        }
+    }
+
+    /** Makes {@link #info} a holder of {@code p}'s class; false when none can be made. */
+    private boolean holderFor(Probe p) {
+        if (infoProbe != p) {
+            info = p.newInfo();
+            if (info == null) {
+                return false;
+            }
+            infoProbe = p;
+        }
+        return true;
+    }
+
     /** Whether the reaper can measure progress at the socket of channels of this class. */
     static boolean measures(Class<? extends Channel> type) {
         return PROBES.get(type) != Probe.NONE;
@@ -89,7 +114,7 @@ final class SocketProgress {
 
     /** How to ask one channel class's socket. Immutable. */
     static final class Probe {
-        static final Probe NONE = new Probe(null, null, null, null);
+        static final Probe NONE = new Probe(null, null, null, null, null);
 
         /** {@code (Channel, Object) -> Object}: the channel's {@code tcpInfo(holder)}. */
         final MethodHandle fill;
@@ -97,12 +122,16 @@ final class SocketProgress {
         final MethodHandle lastDataSent;
         /** {@code (Object) -> int}: the holder's {@code retransmits()}. */
         final MethodHandle retransmits;
+        /** {@code (Object) -> int}: the holder's {@code probes()}. */
+        final MethodHandle probes;
         private final MethodHandle newInfo;
 
-        private Probe(MethodHandle fill, MethodHandle lastDataSent, MethodHandle retransmits, MethodHandle newInfo) {
+        private Probe(MethodHandle fill, MethodHandle lastDataSent, MethodHandle retransmits, MethodHandle probes,
+                MethodHandle newInfo) {
             this.fill = fill;
             this.lastDataSent = lastDataSent;
             this.retransmits = retransmits;
+            this.probes = probes;
             this.newInfo = newInfo;
         }
 
@@ -134,8 +163,10 @@ final class SocketProgress {
                             .asType(MethodType.methodType(long.class, Object.class));
                     MethodHandle retrans = lookup.findVirtual(holder, "retransmits", MethodType.methodType(int.class))
                             .asType(MethodType.methodType(int.class, Object.class));
+                    MethodHandle probes = lookup.findVirtual(holder, "probes", MethodType.methodType(int.class))
+                            .asType(MethodType.methodType(int.class, Object.class));
                     MethodHandle ctor = lookup.findConstructor(holder, MethodType.methodType(void.class));
-                    return new Probe(fill, sent, retrans, ctor);
+                    return new Probe(fill, sent, retrans, probes, ctor);
                 }
             } catch (ReflectiveOperationException | LinkageError | SecurityException e) {
                 return NONE;

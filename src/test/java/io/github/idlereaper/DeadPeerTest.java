@@ -196,6 +196,18 @@ class DeadPeerTest {
         assertTrue(listened.get(0).message().startsWith("dead peer (ECONNRESET) after 19"), listened.get(0).message());
         ch.finishAndReleaseAll();
 
+        // Quiet for 2 s, but the server wrote 500 ms ago: keepalive does not probe while data flows (the peer's
+        // acknowledgements restart its clock), so the RST is the peer's own close (a cancelled download). Where
+        // the socket can say (epoll, io_uring), its count of unanswered probes decides instead.
+        listened.clear();
+        start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 3));
+        advance(Duration.ofMillis(1500));
+        ch.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1}));
+        advance(Duration.ofMillis(500));
+        ch.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+        assertEquals(0, reaper.stats().reapedTotal());
+        ch.finishAndReleaseAll();
+
         // Quiet for less than the keepalive idle time: no probe was sent; the RST is the peer's close.
         listened.clear();
         start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(3), Duration.ofSeconds(1), 3));

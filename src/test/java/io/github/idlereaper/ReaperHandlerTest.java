@@ -366,4 +366,68 @@ class ReaperHandlerTest {
         assertEquals(1, reaper.stats().reaped(ReapReason.READ_IDLE));
         second.finishAndReleaseAll();
     }
+
+    // ---------------------------------------------------------------- a loop held up (issue #9, finding 5)
+
+    /** The loop is held up for {@code d}: one wheel run after it, without the channel's tasks (its I/O pass). */
+    private void holdUpLoop(Duration d) {
+        ticker.advance(d);
+        wheel.advance(ticker.read());
+    }
+
+    @Test
+    void loopHeldUp_bytesThatArrivedMeanwhile_countBeforeTheReap() {
+        start(b -> b.readIdleTimeout(Duration.ofSeconds(1)));
+        advance(RES);
+        holdUpLoop(Duration.ofMillis(1500));
+        // The visit found read idle past, but the loop lagged: the decision waits for one pass of I/O, in which
+        // the byte that came during the hold-up is read.
+        assertTrue(ch.isActive(), "no reap before the loop's I/O pass");
+        ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {1}));
+        ch.runPendingTasks();
+        assertTrue(ch.isActive(), "the byte read in the I/O pass made the channel active: not idle");
+        assertTrue(listened.isEmpty(), listened.toString());
+        ReaperStats stats = reaper.stats();
+        assertTrue(stats.maxLoopLag().toMillis() >= 1400, stats.toString());
+        assertEquals(0, stats.reapsAfterLoopLag());
+        // Then it is reaped a whole timeout after that byte, as usual.
+        long readAt = elapsedMillis();
+        long closedAt = closesWithin(Duration.ofSeconds(2));
+        assertTrue(closedAt - readAt >= 1000 && closedAt - readAt <= 1000 + RES.toMillis(), (closedAt - readAt)
+                + " ms after the byte");
+    }
+
+    @Test
+    void loopHeldUp_nothingArrived_reapedAfterOneIoPass_countedAsLate_andTheFirstDeadlineWins() {
+        start(b -> b.readIdleTimeout(Duration.ofSeconds(1)).heartbeat(Duration.ofMillis(300),
+                Duration.ofMillis(100), 1, (HeartbeatProtocol) c -> Unpooled.wrappedBuffer(new byte[] {9})));
+        advance(RES);
+        ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {1}));
+        long readAt = elapsedMillis();
+        // A tick on time after the byte: its stamp's bound is that tick, not the end of the hold-up.
+        advance(STEP);
+        holdUpLoop(Duration.ofMillis(1500));
+        assertTrue(ch.isActive(), "no reap before the loop's I/O pass");
+        ch.runPendingTasks();
+        assertFalse(ch.isActive());
+        // Both the ping's time (300 ms) and read idle (1 s) passed during the hold-up: read idle is the first
+        // reap deadline crossed, and no probe is owed first (a pong would prove the peer alive, not active).
+        assertEquals(1, listened.size());
+        assertEquals(ReapReason.READ_IDLE, listened.get(0).reason());
+        assertNull(ch.readOutbound(), "no ping was written");
+        assertTrue(listened.get(0).idleFor().toMillis() >= 1500 - RES.toMillis(), listened.get(0).toString());
+        assertEquals(1, reaper.stats().reapsAfterLoopLag());
+        assertTrue(elapsedMillis() - readAt >= 1000);
+    }
+
+    @Test
+    void loopHeldUpOnce_thenOnTime_reapsAtTheNextTickWithoutWaiting() {
+        start(b -> b.readIdleTimeout(Duration.ofSeconds(1)));
+        advance(RES);
+        holdUpLoop(Duration.ofMillis(700)); // lagging, but nothing is due yet
+        advance(Duration.ofMillis(200));
+        long closedAt = closesWithin(Duration.ofSeconds(2));
+        assertTrue(closedAt >= 1000 && closedAt <= 1000 + RES.toMillis() + STEP.toMillis(), closedAt + " ms");
+        assertEquals(0, reaper.stats().reapsAfterLoopLag());
+    }
 }
