@@ -28,12 +28,23 @@ import java.util.regex.Pattern;
  * namespace end {@code .2}, and traffic between them stays on the pair. {@link #linkDown()} takes the namespace's
  * end down: the host's packets then vanish silently, as with a cut cable, with no FIN, RST or ICMP.
  * {@link #close()} removes everything; {@link #cleanStale()} removes what test JVMs that died left behind.
+ *
+ * <p>For the ways a kernel gives up on a peer other than silence, the peer's host can also lose its address while
+ * the link stays up ({@link #peerAddressGone()}), the host can be made to find that out fast
+ * ({@link #fastNeighbourFailure()}, {@link #forgetNeighbours()}), and the host's route to the peer can be withdrawn
+ * ({@link #routeToPeer(String)}, a /32 that {@link #close()} removes too). {@link #keepAliveProbes()} and
+ * {@link #holdsEstablished()} read the host kernel's view of the connection with {@code ss}.
  */
 final class Netns implements AutoCloseable {
 
     private static final AtomicInteger SEQ = new AtomicInteger();
     private static final Pattern OWN_NETNS = Pattern.compile("^(idlereaper-(\\d+)-\\d+)\\b");
     private static final Pattern OWN_LINK = Pattern.compile("^\\d+: (ir(\\d+)h\\d+)[@:]");
+    /** A /32 route of the kinds {@link #routeToPeer(String)} adds, to a namespace end's address. */
+    private static final Pattern OWN_ROUTE = Pattern.compile(
+            "^(unreachable|throw|prohibit|blackhole) (198\\.1[89]\\.\\d+\\.\\d+)\\b");
+    private static final Pattern KEEPALIVE_TIMER = Pattern.compile("timer:\\(keepalive,[^,]*,(\\d+)\\)");
+    private static final Pattern TIMER = Pattern.compile("timer:\\([^)]*\\)");
     private static final long PID = ProcessHandle.current().pid();
 
     final String name;
@@ -42,6 +53,8 @@ final class Netns implements AutoCloseable {
     final String hostAddress;
     final String nsAddress;
     private final List<Process> processes = new ArrayList<>();
+    /** Whether {@link #routeToPeer(String)} added the host's /32 route to {@link #nsAddress}. */
+    private boolean route;
 
     private Netns(int seq) {
         this.name = "idlereaper-" + PID + "-" + seq;
@@ -95,10 +108,19 @@ final class Netns implements AutoCloseable {
     }
 
     private static String ipPath() {
+        return tool("ip");
+    }
+
+    /** Why {@link #keepAliveProbes()} and {@link #holdsEstablished()} cannot run here, or null when they can. */
+    static String ssUnavailable() {
+        return tool("ss") == null ? "`ss` (iproute2) is not on the PATH" : null;
+    }
+
+    private static String tool(String name) {
         List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(":")));
         dirs.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
         for (String dir : dirs) {
-            File f = new File(dir, "ip");
+            File f = new File(dir, name);
             if (!dir.isEmpty() && f.canExecute()) {
                 return f.getPath();
             }
@@ -130,6 +152,82 @@ final class Netns implements AutoCloseable {
         ip("-n", name, "link", "set", nsLink, "down");
     }
 
+    /** Brings the namespace's end of the pair back up, with its address and route. */
+    void linkUp() {
+        ip("-n", name, "link", "set", nsLink, "up");
+    }
+
+    /**
+     * Removes the namespace end's address while its link stays up: the peer's host is gone from the network, so
+     * the host's packets reach the namespace and are dropped there, and the namespace no longer answers ARP for
+     * {@link #nsAddress}. The host notices only when its neighbour entry must be resolved again.
+     */
+    void peerAddressGone() {
+        ip("-n", name, "addr", "flush", "dev", nsLink);
+    }
+
+    /** Removes the host's neighbour (ARP) entries on its end of the pair: the next packet must resolve again. */
+    void forgetNeighbours() {
+        ip("neigh", "flush", "dev", hostLink);
+    }
+
+    /**
+     * Makes neighbour resolution on the host's end give up after one ARP request and 100 ms instead of three and
+     * 3 s. The setting belongs to the link and goes with it.
+     */
+    void fastNeighbourFailure() {
+        ip("ntable", "change", "name", "arp_cache", "dev", hostLink, "retrans", "100", "mcast_probes", "1",
+                "ucast_probes", "1");
+    }
+
+    /**
+     * Withdraws the host's route to the peer with a /32 of {@code type} ({@code unreachable}, {@code throw},
+     * {@code prohibit} or {@code blackhole}) over the pair's connected /30, so that no packet leaves for it (and
+     * none takes the host's default route). {@link #close()} removes it.
+     */
+    void routeToPeer(String type) {
+        if (!OWN_ROUTE.matcher(type + " " + nsAddress).find()) {
+            throw new IllegalArgumentException("route type " + type);
+        }
+        route = true;
+        ip("route", "add", type, nsAddress + "/32");
+    }
+
+    /**
+     * The keepalive probes the host's kernel has sent unanswered on its established connection to the peer (from
+     * {@code ss}: the count in {@code timer:(keepalive,...,N)}), or -1 when no such connection has a keepalive
+     * timer running.
+     */
+    int keepAliveProbes() {
+        Matcher m = KEEPALIVE_TIMER.matcher(kernelTimer());
+        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /**
+     * The timer the host's kernel runs on its established connection to the peer, as {@code ss} shows it: for
+     * example {@code timer:(on,200ms,0)} while sent data waits for its acknowledgement,
+     * {@code timer:(keepalive,842ms,1)}; empty when there is none or no such connection.
+     */
+    String kernelTimer() {
+        Matcher m = TIMER.matcher(ss("-Htno", "state", "established", "dst", nsAddress));
+        return m.find() ? m.group() : "";
+    }
+
+    /** Whether the host's kernel still has an established connection to the peer. */
+    boolean holdsEstablished() {
+        return !ss("-Htn", "state", "established", "dst", nsAddress).isBlank();
+    }
+
+    private static String ss(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(tool("ss")));
+        cmd.addAll(List.of(args));
+        Result r = run(cmd.toArray(new String[0]));
+        if (r.status != 0) {
+            fail("`" + String.join(" ", cmd) + "` failed (" + r.status + "): " + r.output.trim());
+        }
+        return r.output;
+    }
+
     /** Starts {@code command} inside the namespace; {@link #close()} ends it. */
     Process exec(String... command) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(ipPath(), "netns", "exec", name));
@@ -149,6 +247,31 @@ final class Netns implements AutoCloseable {
 
     /** As {@link #peer(String, String, int)}; {@code behaviour} {@code echo} makes the peer echo what it gets. */
     BlockingQueue<String> peer(String mode, String host, int port, String behaviour) throws Exception {
+        return startPeer(mode, host, port, behaviour).lines;
+    }
+
+    /** A {@link NetnsPeer} JVM in the namespace: its output lines as they come, and its stdin. */
+    static final class Peer {
+        final BlockingQueue<String> lines;
+        private final Process process;
+
+        private Peer(BlockingQueue<String> lines, Process process) {
+            this.lines = lines;
+            this.process = process;
+        }
+
+        /** Sends the peer a line, such as {@code reset} (see {@link NetnsPeer}). */
+        void tell(String line) throws IOException {
+            process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+        }
+    }
+
+    /**
+     * As {@link #peer(String, String, int, String)}, keeping the peer's stdin to {@link Peer#tell} it things;
+     * {@code behaviour} {@code drain} makes it read and discard what it gets.
+     */
+    Peer startPeer(String mode, String host, int port, String behaviour) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String classes = PeerClasses.DIR.toString();
         Process p = exec(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx32m",
@@ -167,7 +290,7 @@ final class Netns implements AutoCloseable {
         }, "netns-peer-" + name);
         reader.setDaemon(true);
         reader.start();
-        return lines;
+        return new Peer(lines, p);
     }
 
     /**
@@ -217,7 +340,10 @@ final class Netns implements AutoCloseable {
         return fail("the peer did not print `" + prefix + "` within 30s; it printed " + seen);
     }
 
-    /** Ends the namespace's processes, then removes the namespace and the host's end of the pair. */
+    /**
+     * Ends the namespace's processes, then removes the host's route to the peer if one was added, the namespace and
+     * the host's end of the pair.
+     */
     @Override
     public void close() {
         for (Process p : processes) {
@@ -229,14 +355,18 @@ final class Netns implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        if (route) {
+            run(ipPath(), "route", "del", nsAddress + "/32");
+        }
         run(ipPath(), "netns", "del", name);
         run(ipPath(), "link", "del", hostLink);
     }
 
-    /** Whether this namespace or its host link still exists. */
+    /** Whether this namespace, its host link or the host's route to the peer still exists. */
     boolean exists() {
         return run(ipPath(), "netns", "list").output.lines().anyMatch(l -> l.startsWith(name + " ")
-                || l.equals(name)) || run(ipPath(), "link", "show", hostLink).status == 0;
+                || l.equals(name)) || run(ipPath(), "link", "show", hostLink).status == 0
+                || !run(ipPath(), "route", "show", "exact", nsAddress + "/32").output.isBlank();
     }
 
     /** Removes the namespaces and links that test JVMs no longer running left behind. */
@@ -252,6 +382,20 @@ final class Netns implements AutoCloseable {
             Matcher m = OWN_LINK.matcher(line.trim());
             if (m.find() && dead(m.group(2))) {
                 run(ip, "link", "del", m.group(1));
+            }
+        }
+        // A route to a namespace end whose pair is gone is stale: a living test JVM adds its route after its link
+        // and removes it before the link. The host end's address is the namespace end's minus one.
+        String addresses = run(ip, "-o", "-4", "addr", "show").output;
+        for (String line : run(ip, "-o", "route", "show").output.split("\n")) {
+            Matcher m = OWN_ROUTE.matcher(line.trim());
+            if (m.find()) {
+                String[] octets = m.group(2).split("\\.");
+                String host = octets[0] + "." + octets[1] + "." + octets[2] + "."
+                        + (Integer.parseInt(octets[3]) - 1);
+                if (!addresses.contains(" inet " + host + "/30 ")) {
+                    run(ip, "route", "del", m.group(2) + "/32");
+                }
             }
         }
     }
