@@ -213,6 +213,17 @@ final class Netns implements AutoCloseable {
         return m.find() ? m.group() : "";
     }
 
+    /**
+     * A time the host's kernel keeps for its established connection to the peer, in milliseconds ago, as
+     * {@code ss -i} shows it: {@code lastsnd}, {@code lastrcv} (data received) or {@code lastack} (an
+     * acknowledgement received); -1 when there is none or no such connection.
+     */
+    long kernelMillis(String field) {
+        Matcher m = Pattern.compile("\\b" + Pattern.quote(field) + ":(\\d+)")
+                .matcher(ss("-Htnoi", "state", "established", "dst", nsAddress));
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
+    }
+
     /** Whether the host's kernel still has an established connection to the peer. */
     boolean holdsEstablished() {
         return !ss("-Htn", "state", "established", "dst", nsAddress).isBlank();

@@ -53,7 +53,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       peer is withdrawn with an {@code unreachable} route while data waits.
  *   <li>ENETUNREACH: the route is withdrawn with a {@code throw} route (no route at all) while data waits.
  *   <li>ECONNRESET: the peer's host forgot the connection (it rebooted) and answers a keepalive probe with an RST:
- *       a dead peer. An RST the peer sends on its own (it aborts the connection) is the peer's close: not counted.
+ *       a dead peer. An RST the peer sends on its own (it aborts the connection) is the peer's close, not counted,
+ *       however long the peer was silent before: while it acknowledged a download, or answered keepalive's probes,
+ *       no probe was waiting for an answer (the socket's TCP_INFO shows {@code tcpi_probes} 0 at such an RST, and
+ *       1 or more at one that answers a probe).
  * </ul>
  *
  * Each verdict reaches the channel either as an exception on a read or as a failed write, which Netty turns into a
@@ -510,6 +513,34 @@ class NetnsKernelCloseTest {
         assertTrue(probes >= 1 && probes < 3, "probes unanswered before the link came back: " + probes);
         assertTrue(closeMs >= 1000 * 2 - EARLY_MS, "closed " + closeMs + "ms after the accept, before the 2nd probe");
         assertCountedOnce(reaper, Errno.ECONNRESET);
+    }
+
+    /**
+     * An idle peer that is alive: keepalive's first probe is answered, and then the peer aborts the connection on its
+     * own (as clients that drop idle connections with SO_LINGER 0 do). The RST answers no probe: the peer's close,
+     * however long it was silent. NIO is not here: without TCP_INFO nothing tells this RST from one that answers a
+     * probe.
+     */
+    @ParameterizedTest
+    @EnumSource(value = TcpTransport.class, names = {"EPOLL", "IO_URING"})
+    void idlePeerAnswersAProbeThenResets_isThePeersClose_notCounted(TcpTransport k) throws Exception {
+        IdleReaper reaper = reaper().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 3).build();
+        Channel child = acceptFromPeer(k, reaper, "hold");
+        // No data for more than keepalive's idle, and an acknowledgement since: the probe's answer.
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            long rcv = ns.kernelMillis("lastrcv");
+            long ack = ns.kernelMillis("lastack");
+            return rcv >= 1200 && ack >= 0 && ack < rcv - 100 && ns.keepAliveProbes() == 0;
+        });
+        long resetAt = System.nanoTime();
+        peer.tell("reset");
+
+        long closeMs = closesWithin(child, resetAt, SLACK.plusSeconds(2));
+        figure("idle peer answers keepalive's probe, then resets on its own, keepalive 1s/1s/3", k, closeMs,
+                reaper);
+
+        assertEquals(Errno.ECONNRESET, Errno.of(seen()), () -> "the application saw " + seen());
+        assertNotCounted(reaper);
     }
 
     /**
