@@ -526,6 +526,10 @@ class NetnsKernelCloseTest {
     void idlePeerAnswersAProbeThenResets_isThePeersClose_notCounted(TcpTransport k) throws Exception {
         IdleReaper reaper = reaper().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 3).build();
         Channel child = acceptFromPeer(k, reaper, "hold");
+        // Told apart by the socket's count of unanswered probes, which Netty 4.1's incubator io_uring does not
+        // expose (no tcpInfo): there, as on NIO, this RST cannot be told from one that answers a probe.
+        Assumptions.assumeTrue(SocketProgress.measures(child.getClass()),
+                () -> child.getClass().getName() + " exposes no TCP_INFO");
         // No data for more than keepalive's idle, and an acknowledgement since: the probe's answer.
         await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).until(() -> {
             long rcv = ns.kernelMillis("lastrcv");

@@ -73,7 +73,9 @@ class SocketProgressTest {
         Channel client = new Bootstrap().group(g).channel(k.channel()).handler(new Counting())
                 .connect(listener.localAddress()).syncUninterruptibly().channel();
         channels.add(client);
-        boolean measures = k != TcpTransport.NIO;
+        // Netty 4.1's incubator io_uring has no tcpInfo: measured at Netty's buffer, as NIO.
+        boolean measures = k == TcpTransport.EPOLL
+                || k == TcpTransport.IO_URING && !client.getClass().getName().contains(".incubator.");
         assertEquals(measures, SocketProgress.measures(client.getClass()), client.getClass().getName());
 
         long sentAt = System.nanoTime();
