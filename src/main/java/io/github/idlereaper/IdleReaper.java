@@ -435,7 +435,9 @@ public final class IdleReaper {
          * reading is never stalled. On NIO (and Netty 4.1's incubator io_uring, and kqueue) only Netty's buffer is
          * seen, and it drains only when the kernel has sent about a third of its send buffer: set
          * {@code SO_SNDBUF} explicitly (which turns the kernel's autotuning off) and choose {@code timeout} at least
-         * {@code SO_SNDBUF} divided by the slowest reader's rate you want to keep (docs/configuration.md).
+         * {@code SO_SNDBUF} divided by the slowest reader's rate you want to keep. On every transport, choose it
+         * longer than a healthy reader's window stays shut, which the reader's own kernel decides: 8 to 16 s for an
+         * 8 KiB/s Linux reader with default buffers (docs/configuration.md).
          *
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
@@ -558,10 +560,12 @@ public final class IdleReaper {
          * <p>Linux only: applied on epoll and io_uring. NIO has no such option (the JDK offers none) and neither
          * has kqueue; there it is logged once at WARN and counted in {@link ReaperStats#tcpMismatches()}.
          *
-         * <p>Linux 5.11 and later apply it to a closed receive window too: a peer whose window stays shut (a slow
-         * reader between two reads) for longer than {@code timeout} is dropped, although it answers every probe.
-         * So in {@link #build()} it must be at least {@link #writeStallTimeout}, which judges such a reader by its
-         * progress first; docs/tcp-keepalive.md gives the recommended relation.
+         * <p>Linux 5.11 and later apply it to a shut receive window too: a peer whose window stays shut (a slow
+         * reader between two reads) for longer than {@code timeout} is dropped, although it answers every probe;
+         * and a reader that stays slower than the server is dropped about {@code timeout} after its first
+         * zero-window probe, however steadily it reads. So in {@link #build()} it must be at least
+         * {@link #writeStallTimeout}, which judges such a reader by its progress, and servers that stream to
+         * readers that may be slower than them should leave it unset (docs/tcp-keepalive.md).
          *
          * <p>Default: not set; the kernel's retransmission limit applies. {@link Duration#ZERO} means not set.
          * Range: zero, or 1 ms to 24 h, in whole milliseconds (the kernel's unit).
