@@ -370,7 +370,9 @@ class NetnsSlowReaderTest {
         EventLoopGroup worker = group(k);
         ns = Netns.create();
         List<Rig> rigs = new ArrayList<>();
-        if (k != TcpTransport.NIO) {
+        // Only where the reaper asks the socket (epoll, Netty 4.2's io_uring): elsewhere (NIO, Netty 4.1's
+        // incubator io_uring) the documented rule asks for a fixed SO_SNDBUF.
+        if (SocketProgress.measures(k.channel())) {
             rigs.add(start(k, boss, worker, "autotuned SO_SNDBUF", 0, config.get(), behaviour));
         }
         rigs.add(start(k, boss, worker, "SO_SNDBUF 16 KiB", SMALL_SNDBUF, config.get(), behaviour));
