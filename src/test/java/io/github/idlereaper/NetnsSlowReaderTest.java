@@ -215,6 +215,11 @@ class NetnsSlowReaderTest {
     @ParameterizedTest(name = "{0}")
     @EnumSource(value = TcpTransport.class, names = {"NIO", "EPOLL", "IO_URING"})
     void readerStops_reapedForWriteStall_aStallTimeoutAfterItsLastProgress(TcpTransport k) throws Exception {
+        // Netty 4.1's incubator io_uring does not complete a close while a write to a shut window is in flight (the
+        // reaper's WRITE_STALL close included, and its loop does not shut down either): a transport limit, noted
+        // in docs/configuration.md; Netty 4.2's io_uring closes at once.
+        Assumptions.assumeFalse(k == TcpTransport.IO_URING && k.channel().getName().contains(".incubator."),
+                "Netty 4.1's incubator io_uring does not close a channel whose write is in flight");
         List<Rig> rigs = rigs(k, () -> IdleReaper.builder().writeStallTimeout(STALL),
                 SLOW_READ + ",stopAfter=" + READ_BEFORE_STOP_MS);
         long from = System.nanoTime();
