@@ -22,8 +22,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,19 +39,12 @@ class HeartbeatNetnsTest {
     private static final int MISSED = 2;
     private static final long SLACK_MS = 1_500;
 
-    private static String unavailable;
+    @RegisterExtension
+    static final NetnsCheck NETNS = new NetnsCheck();
     private Netns ns;
     private EventLoopGroup boss;
     private EventLoopGroup workers;
     private final List<ReapEvent> listened = new CopyOnWriteArrayList<>();
-
-    @BeforeAll
-    static void checkHost() {
-        unavailable = Netns.unavailable();
-        if (unavailable == null) {
-            Netns.cleanStale();
-        }
-    }
 
     @AfterEach
     void tearDown() {
@@ -69,7 +61,6 @@ class HeartbeatNetnsTest {
 
     @Test
     void vanishedPeer_isFoundByTheHeartbeatWithinItsBound() throws Exception {
-        Assumptions.assumeTrue(unavailable == null, () -> unavailable);
         ns = Netns.create();
         IdleReaper reaper = IdleReaper.builder().tickResolution(RES).listener((c, e) -> listened.add(e))
                 .heartbeat(INTERVAL, TIMEOUT, MISSED, LineHeartbeat.of("PING\n", StandardCharsets.US_ASCII))

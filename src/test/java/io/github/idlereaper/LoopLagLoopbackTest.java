@@ -52,20 +52,6 @@ class LoopLagLoopbackTest {
     }
 
     @ChannelHandler.Sharable
-    private final class Host extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            accepted.add(ctx.channel());
-            ctx.fireChannelActive();
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ((ByteBuf) msg).release();
-        }
-    }
-
-    @ChannelHandler.Sharable
     private static final class Discard extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -91,7 +77,7 @@ class LoopLagLoopbackTest {
         groups.add(client);
         IdleReaper reaper = IdleReaper.builder().readIdleTimeout(READ_IDLE).tickResolution(RES)
                 .listener((c, e) -> listened.add(e)).build();
-        ServerBootstrap b = new ServerBootstrap().group(server).channel(k.serverChannel()).childHandler(new Host());
+        ServerBootstrap b = new ServerBootstrap().group(server).channel(k.serverChannel()).childHandler(new AcceptingHost(accepted));
         reaper.install(b);
         Channel listener = b.bind(InetAddress.getLoopbackAddress(), 0).syncUninterruptibly().channel();
         Bootstrap cb = new Bootstrap().group(client).channel(k.channel()).handler(new Discard());

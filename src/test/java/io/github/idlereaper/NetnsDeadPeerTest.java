@@ -3,18 +3,14 @@ package io.github.idlereaper;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
-import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,9 +21,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -51,7 +45,8 @@ class NetnsDeadPeerTest {
     private static final Duration USER_TIMEOUT = Duration.ofSeconds(2);
     private static final int PEER_PORT = 7777;
 
-    private static String unavailable;
+    @RegisterExtension
+    static final NetnsCheck NETNS = new NetnsCheck();
 
     private final List<EventLoopGroup> groups = new ArrayList<>();
     private final List<Channel> channels = new ArrayList<>();
@@ -59,40 +54,10 @@ class NetnsDeadPeerTest {
     private final List<ReapEvent> listened = new CopyOnWriteArrayList<>();
     private Netns ns;
 
-    @BeforeAll
-    static void checkHost() {
-        unavailable = Netns.unavailable();
-        if (unavailable == null) {
-            Netns.cleanStale();
-        }
-    }
-
-    /**
-     * Skips where namespaces cannot be made; with {@code -Didlereaper.requireNetns=true} (as CI runs) fails instead,
-     * so that a CI host without the privilege cannot pass by skipping.
-     */
-    @BeforeEach
-    void assumeNamespaces() {
-        if (Boolean.getBoolean("idlereaper.requireNetns")) {
-            assertNull(unavailable, "idlereaper.requireNetns is set, but: " + unavailable);
-        }
-        Assumptions.assumeTrue(unavailable == null, () -> unavailable);
-    }
-
     @AfterEach
     void tearDown() {
-        // Channels first, then their loops: the 4.1 incubator's io_uring loop never finishes shutting down while a
-        // channel of it still has an operation in flight.
-        for (Channel ch : channels) {
-            ch.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
-        }
-        for (EventLoopGroup g : groups) {
-            assertTrue(g.shutdownGracefully(0, 0, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS),
-                    "event loop group shut down: " + g);
-        }
+        NetnsCheck.closeAll(channels, groups);
         // JUnit may keep a parameterized test's instance after it ran: hold no loop or channel past the test.
-        groups.clear();
-        channels.clear();
         accepted.clear();
         listened.clear();
         if (ns != null) {
@@ -103,17 +68,9 @@ class NetnsDeadPeerTest {
         }
     }
 
-    @ChannelHandler.Sharable
-    private final class Host extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            accepted.add(ctx.channel());
-            ctx.fireChannelActive();
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
+    private final class Host extends AcceptingHost {
+        Host() {
+            super(NetnsDeadPeerTest.this.accepted);
         }
 
         @Override

@@ -4,19 +4,15 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.unix.Errors;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -31,9 +27,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -110,7 +105,8 @@ class NetnsKernelCloseTest {
         }
     }
 
-    private static String unavailable;
+    @RegisterExtension
+    static final NetnsCheck NETNS = new NetnsCheck(true);
 
     private final List<EventLoopGroup> groups = new ArrayList<>();
     private final List<Channel> channels = new ArrayList<>();
@@ -127,37 +123,9 @@ class NetnsKernelCloseTest {
     private Netns ns;
     private Netns.Peer peer;
 
-    @BeforeAll
-    static void checkHost() {
-        unavailable = Netns.unavailable();
-        if (unavailable == null) {
-            unavailable = Netns.ssUnavailable();
-        }
-        if (unavailable == null) {
-            Netns.cleanStale();
-        }
-    }
-
-    /** Skips where namespaces cannot be made; fails instead with {@code -Didlereaper.requireNetns=true}. */
-    @BeforeEach
-    void assumeNamespaces() {
-        if (Boolean.getBoolean("idlereaper.requireNetns")) {
-            assertNull(unavailable, "idlereaper.requireNetns is set, but: " + unavailable);
-        }
-        Assumptions.assumeTrue(unavailable == null, () -> unavailable);
-    }
-
     @AfterEach
     void tearDown() {
-        for (Channel ch : channels) {
-            ch.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
-        }
-        for (EventLoopGroup g : groups) {
-            assertTrue(g.shutdownGracefully(0, 0, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS),
-                    "event loop group shut down: " + g);
-        }
-        groups.clear();
-        channels.clear();
+        NetnsCheck.closeAll(channels, groups);
         accepted.clear();
         listened.clear();
         fired.clear();
@@ -175,17 +143,9 @@ class NetnsKernelCloseTest {
     }
 
     /** The application's handler, after the reaper's: records what reaches it. */
-    @ChannelHandler.Sharable
-    private final class Host extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            accepted.add(ctx.channel());
-            ctx.fireChannelActive();
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
+    private final class Host extends AcceptingHost {
+        Host() {
+            super(NetnsKernelCloseTest.this.accepted);
         }
 
         @Override

@@ -4,7 +4,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -31,9 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -102,47 +100,20 @@ class NetnsSlowReaderTest {
     private static final long KILL_BOUND_MS = 2500;
     private static final Duration LONG_USER_TIMEOUT = Duration.ofSeconds(4);
 
-    private static String unavailable;
+    @RegisterExtension
+    static final NetnsCheck NETNS = new NetnsCheck();
 
     private final List<EventLoopGroup> groups = new ArrayList<>();
     private final List<Channel> channels = new ArrayList<>();
     private final List<Thread> collectors = new ArrayList<>();
     private Netns ns;
 
-    @BeforeAll
-    static void checkHost() {
-        unavailable = Netns.unavailable();
-        if (unavailable == null) {
-            Netns.cleanStale();
-        }
-    }
-
-    /**
-     * Skips where namespaces cannot be made; with {@code -Didlereaper.requireNetns=true} (as CI runs) fails instead,
-     * so that a CI host without the privilege cannot pass by skipping.
-     */
-    @BeforeEach
-    void assumeNamespaces() {
-        if (Boolean.getBoolean("idlereaper.requireNetns")) {
-            assertNull(unavailable, "idlereaper.requireNetns is set, but: " + unavailable);
-        }
-        Assumptions.assumeTrue(unavailable == null, () -> unavailable);
-    }
-
     @AfterEach
     void tearDown() {
-        for (Channel ch : channels) {
-            ch.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
-        }
-        for (EventLoopGroup g : groups) {
-            assertTrue(g.shutdownGracefully(0, 0, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS),
-                    "event loop group shut down: " + g);
-        }
+        NetnsCheck.closeAll(channels, groups);
         for (Thread t : collectors) {
             t.interrupt();
         }
-        groups.clear();
-        channels.clear();
         collectors.clear();
         if (ns != null) {
             Netns done = ns;
