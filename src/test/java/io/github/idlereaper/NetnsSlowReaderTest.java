@@ -186,11 +186,6 @@ class NetnsSlowReaderTest {
     @ParameterizedTest(name = "{0}")
     @EnumSource(value = TcpTransport.class, names = {"NIO", "EPOLL", "IO_URING"})
     void readerStops_reapedForWriteStall_aStallTimeoutAfterItsLastProgress(TcpTransport k) throws Exception {
-        // Netty 4.1's incubator io_uring does not complete a close while a write to a shut window is in flight (the
-        // reaper's WRITE_STALL close included, and its loop does not shut down either): a transport limit, noted
-        // in docs/configuration.md; Netty 4.2's io_uring closes at once.
-        Assumptions.assumeFalse(k == TcpTransport.IO_URING && k.channel().getName().contains(".incubator."),
-                "Netty 4.1's incubator io_uring does not close a channel whose write is in flight");
         List<Rig> rigs = rigs(k, () -> IdleReaper.builder().writeStallTimeout(STALL),
                 SLOW_READ + ",stopAfter=" + READ_BEFORE_STOP_MS);
         long from = System.nanoTime();
@@ -373,6 +368,11 @@ class NetnsSlowReaderTest {
 
     private EventLoopGroup group(TcpTransport k) {
         k.assumeAvailable();
+        // Netty 4.1's incubator io_uring does not close a channel whose write to a shut window is in flight, and
+        // leaks that channel's read buffer (the leak detector reports it at PARANOID): a transport's own limits,
+        // noted in docs/configuration.md. Under Netty 4.1 these tests run on NIO and epoll.
+        Assumptions.assumeFalse(k == TcpTransport.IO_URING && k.channel().getName().contains(".incubator."),
+                "Netty 4.1's incubator io_uring: a close with a write in flight neither completes nor frees its reads");
         EventLoopGroup g = k.group(1);
         groups.add(g);
         return g;
