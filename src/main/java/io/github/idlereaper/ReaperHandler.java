@@ -194,8 +194,9 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if ((state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED) {
-            // Closed, and not by the reaper: by a write that failed with the kernel's verdict?
+        if ((state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED && (ledger != 0 || (state & OUT_EMPTY) == 0)) {
+            // Closed, not by the reaper, with something written since the buffer was last seen empty: by a write
+            // that failed with the kernel's verdict? (A write can fail only then; other closes cost nothing here.)
             Throwable why = closeCause(ctx.channel());
             if (why != null) {
                 countKernelClose(why);
