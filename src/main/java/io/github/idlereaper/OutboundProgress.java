@@ -92,12 +92,13 @@ final class OutboundProgress {
      * handler dated; if so, dates the progress from the socket's answer (rounded later, never earlier) and says
      * true. For a stall deadline that has come, while flushed bytes wait: one system call, no allocation.
      */
-    static boolean sentSince(ReaperHandler h, LoopWheel w, long now) {
+    static boolean sentSince(ReaperHandler h, LoopWheel w) {
         long ago = w.socketProgress.sentAgoNanos(h.ctx.channel());
         if (ago == SocketProgress.UNKNOWN) {
             return false;
         }
-        int sent = w.stampAt(now - ago);
+        // The clock now, not the visit's: the visit's time may be a slice old, which would date the send early.
+        int sent = w.stampAt(w.ticker().read() - ago);
         if (!LoopWheel.later(sent, h.outTick)) {
             return false;
         }

@@ -53,7 +53,10 @@ final class ReaperHandler extends WheelEntry {
     static final int REAPING = 1 << 2;
     /** Was counted once; never counts again. */
     static final int RETIRED = 1 << 3;
-    /** The kernel gave up on the peer (ETIMEDOUT) and the reaper counted it as {@link ReapReason#DEAD_PEER}. */
+    /**
+     * The kernel gave up on the peer ({@link DeadPeerCause}) and the reaper counted it as
+     * {@link ReapReason#DEAD_PEER}.
+     */
     static final int DEAD_PEER = 1 << 4;
     /**
      * Heartbeat phase, bits 5..7: 0 while ACTIVE; n (1 to {@link Heartbeat#MAX_MISSED}) while PROBING, with n pings
@@ -194,16 +197,24 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if ((state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED && (ledger != 0 || (state & OUT_EMPTY) == 0)) {
-            // Closed, not by the reaper, with something written since the buffer was last seen empty: by a write
-            // that failed with the kernel's verdict? (A write can fail only then; other closes cost nothing here.)
-            Throwable why = closeCause(ctx.channel());
-            if (why != null) {
-                countKernelClose(why);
+        try {
+            if ((state & (COUNTED | REAPING | DEAD_PEER)) == COUNTED
+                    && (ledger != 0 || (state & OUT_EMPTY) == 0)) {
+                // Closed, not by the reaper, with something written since the buffer was last seen empty: by a
+                // write that failed with the kernel's verdict? (A write that closes the channel can fail only then;
+                // other closes cost nothing here. With autoClose off, a failed write only shuts output down, and
+                // Netty keeps no cause for the later close: not counted.)
+                Throwable why = closeCause(ctx.channel());
+                if (why != null) {
+                    countKernelClose(why);
+                }
             }
+        } catch (Throwable t) {
+            log.warn("{} could not tell why it closed; not counted", ctx.channel(), t);
+        } finally {
+            unregister();
+            ctx.fireChannelInactive();
         }
-        unregister();
-        ctx.fireChannelInactive();
     }
 
     /** Registered on a (perhaps other) event loop after a deregistration: join that loop's wheel. */
@@ -287,6 +298,10 @@ final class ReaperHandler extends WheelEntry {
             return false;
         }
         long lastOut = Math.max(wheel.upperBound(writeStamp), wheel.upperBound(outTick));
+        if ((state & PINGS_MASK) != 0) {
+            // The heartbeat's pings (acknowledged by the peer's kernel) restart keepalive's clock too.
+            lastOut = Math.max(lastOut, HeartbeatLogic.markedBy(this, wheel));
+        }
         return core().ticker().read() - lastOut >= idle;
     }
 
@@ -404,7 +419,7 @@ final class ReaperHandler extends WheelEntry {
      */
     private void joinWheel(LoopWheel w) {
         wheel = w;
-        state |= IN_WHEEL | OUT_EMPTY;
+        state = (state | IN_WHEEL | OUT_EMPTY) & ~DEFERRED;
         // Registering may restart an idle wheel and move its stamp, so take the stamps after it.
         w.register(this, w.nextTickStart());
         int now = w.stamp;
@@ -503,7 +518,8 @@ final class ReaperHandler extends WheelEntry {
         }
         // A reap decided at a visit of a lagging loop waits for one pass of I/O, once: bytes that arrived while the
         // loop was held up are not stamped yet.
-        boolean mayDefer = (state & DEFERRED) == 0 && w.lagging();
+        boolean deferred = (state & DEFERRED) != 0;
+        boolean mayDefer = !deferred && w.lagging();
         state &= ~DEFERRED;
         Settings s = settings();
         long next = Long.MAX_VALUE;
@@ -524,7 +540,7 @@ final class ReaperHandler extends WheelEntry {
                 waiting = true;
                 if (s.writeStall > 0) {
                     stallAt = outUb + s.writeStall;
-                    if (stallAt - now <= 0 && OutboundProgress.sentSince(this, w, now)) {
+                    if (stallAt - now <= 0 && OutboundProgress.sentSince(this, w)) {
                         // Netty's buffer saw no progress, but the socket did (a slow reader's window opened).
                         stallAt = w.upperBound(outTick) + s.writeStall;
                     }
@@ -578,6 +594,9 @@ final class ReaperHandler extends WheelEntry {
                 state |= DEFERRED;
                 return LoopWheel.AFTER_IO;
             }
+            if (deferred || w.lagging()) {
+                w.countLateReap();
+            }
             return reap(reason, now - (at - limit), limit, now, 0, 0);
         }
         if (s.pingInterval > 0) {
@@ -586,6 +605,9 @@ final class ReaperHandler extends WheelEntry {
                 if (mayDefer) {
                     state |= DEFERRED;
                     return LoopWheel.AFTER_IO;
+                }
+                if (deferred || w.lagging()) {
+                    w.countLateReap();
                 }
                 return reap(ReapReason.HEARTBEAT_TIMEOUT, now - HeartbeatLogic.markedBy(this, w), s.pingTimeout,
                         now, s.maxMissed, s.maxMissed);
@@ -658,9 +680,6 @@ final class ReaperHandler extends WheelEntry {
         }
         state |= REAPING;
         wheel.countClose();
-        if (wheel.lagging()) {
-            wheel.countLateReap();
-        }
         ReapEvent event = new ReapEvent(reason, idleNanos, limitNanos, count, of);
         ctx.fireUserEventTriggered(event);
         core().reaped(ch, event);

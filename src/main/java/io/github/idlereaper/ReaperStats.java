@@ -80,8 +80,9 @@ public final class ReaperStats {
 
     /**
      * The longest an event loop was held up, as the reaper's wheels saw it, since the reaper was built: how late a
-     * tick ran after its start (a blocked handler, a GC pause, a starved CPU). Every reap may come this much later
-     * than its bound; none comes earlier. Zero when no tick ran late.
+     * tick ran after its start (a blocked handler, a GC pause, a starved CPU), or how far a visit ran behind its
+     * tick (a burst of reaps drained in slices, a reap that waited for a pass of I/O). Every reap may come this much
+     * later than its bound; none comes earlier. Never quite zero: a tick's scheduling jitter counts too.
      */
     public Duration maxLoopLag() {
         return Duration.ofNanos(maxLoopLagNanos);

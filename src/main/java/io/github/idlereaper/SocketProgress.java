@@ -45,6 +45,11 @@ final class SocketProgress {
 
     /** The channel's transport tells nothing, or nothing new. */
     static final long UNKNOWN = -1;
+    /**
+     * The kernel counts {@code tcpi_last_data_sent} in whole jiffies (down to 10 ms at HZ=100), so its answer may
+     * overstate the time since the send by that much; taken off, the send is never dated earlier than it was.
+     */
+    private static final long JIFFY_MS = 10;
 
     private static final ClassValue<Probe> PROBES = new ClassValue<Probe>() {
         @Override
@@ -63,7 +68,8 @@ final class SocketProgress {
      */
     long sentAgoNanos(Channel ch) {
         Probe p = PROBES.get(ch.getClass());
-        if (p == Probe.NONE || !holderFor(p)) {
+        // A closed channel's descriptor may already be another socket's: ask only an open one.
+        if (p == Probe.NONE || !ch.isOpen() || !holderFor(p)) {
             return UNKNOWN;
         }
         try {
@@ -72,7 +78,7 @@ final class SocketProgress {
                 return UNKNOWN;
             }
             long ms = (long) p.lastDataSent.invokeExact(filled);
-            return ms < 0 ? UNKNOWN : ms * 1_000_000L;
+            return ms < 0 ? UNKNOWN : Math.max(0, ms - JIFFY_MS) * 1_000_000L;
         } catch (Throwable t) {
             return UNKNOWN;
         }
@@ -85,7 +91,7 @@ final class SocketProgress {
      */
     int probes(Channel ch) {
         Probe p = PROBES.get(ch.getClass());
-        if (p == Probe.NONE || !holderFor(p)) {
+        if (p == Probe.NONE || !ch.isOpen() || !holderFor(p)) {
             return (int) UNKNOWN;
         }
         try {

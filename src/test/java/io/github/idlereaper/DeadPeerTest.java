@@ -225,6 +225,22 @@ class DeadPeerTest {
     }
 
     @Test
+    void reset_afterTheHeartbeatsPings_isThePeersClose_onATransportThatCannotCountProbes() {
+        // Keepalive 1 s, quiet for 1.5 s, but the heartbeat pinged within the last second: the peer's kernel
+        // acknowledged the pings, which restarts keepalive's clock, so no probe can have been out.
+        start(IdleReaper.builder().tcpKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1), 3)
+                .heartbeat(Duration.ofMillis(500), Duration.ofMillis(450), 4,
+                        (HeartbeatProtocol) c -> Unpooled.wrappedBuffer(new byte[] {9})));
+        advance(Duration.ofMillis(1500));
+        assertTrue(HeartbeatLogic.pingsOutstanding(ch.pipeline().get(ReaperHandler.class)) > 0, "probing");
+        ch.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+        assertEquals(0, reaper.stats().reapedTotal());
+        for (Object m; (m = ch.readOutbound()) != null; ) {
+            io.netty.util.ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Test
     void writeThatFailsWithTheVerdict_isCountedOnceAtTheClose() {
         reaper = IdleReaper.builder().tcpUserTimeout(Duration.ofSeconds(2)).tickResolution(RES).ticker(ticker)
                 .listener((c, e) -> listened.add(e)).build();
