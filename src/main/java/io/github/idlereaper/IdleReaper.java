@@ -141,9 +141,7 @@ public final class IdleReaper {
      */
     public void updateTimeouts(IdleTimeouts timeouts) {
         Objects.requireNonNull(timeouts, "timeouts");
-        timeouts.checkAgainstTick(tickResolution);
-        heartbeat.checkFitsInside(timeouts);
-        core.kernel().options().checkUserTimeoutCovers(timeouts);
+        core.checkTimeouts(timeouts, tickResolution, heartbeat);
         core.update(timeouts);
         log.info("idle timeouts updated: {}", timeouts);
     }
@@ -275,9 +273,7 @@ public final class IdleReaper {
             return;
         }
         ReaperHandler h = (ReaperHandler) ctx.handler();
-        timeouts.checkAgainstTick(h.tickResolution());
-        h.settings().heartbeat.checkFitsInside(timeouts);
-        h.core().kernel().options().checkUserTimeoutCovers(timeouts);
+        h.core().checkTimeouts(timeouts, h.tickResolution(), h.settings().heartbeat);
         ChannelControl.forEach(channel, r -> r.override(timeouts, null));
     }
 

@@ -467,18 +467,18 @@ final class LoopWheel implements Runnable {
 
     private void runAfterIo() {
         afterIoPending = false;
-        if (afterIo.next != afterIo) {
-            spliceToBacklog(afterIo);
-            if (!continuing) {
-                drain(ticker.read());
-            }
-        }
+        visitNow(afterIo);
     }
 
     private void runSlot(WheelEntry slot, int bit) {
         slotsPending &= ~bit;
-        if (slot.next != slot) {
-            spliceToBacklog(slot);
+        visitNow(slot);
+    }
+
+    /** Moves the entries waiting in {@code list} to the backlog, and drains it unless a continuation will. */
+    private void visitNow(WheelEntry list) {
+        if (list.next != list) {
+            spliceToBacklog(list);
             if (!continuing) {
                 drain(ticker.read());
             }

@@ -2,6 +2,7 @@ package io.github.idlereaper;
 
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.EventExecutor;
+import java.time.Duration;
 import java.util.EnumMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -76,6 +77,18 @@ final class ReaperCore {
 
     Settings settings() {
         return settings;
+    }
+
+    /**
+     * The rules that new idle timeouts for this reaper, or for one channel, must keep: none shorter than
+     * {@code tick}, {@code heartbeat} inside them, and the reaper's TCP_USER_TIMEOUT covering the write stall.
+     *
+     * @throws IllegalArgumentException with the option, the value and the rule
+     */
+    void checkTimeouts(IdleTimeouts t, Duration tick, Heartbeat heartbeat) {
+        t.checkAgainstTick(tick);
+        heartbeat.checkFitsInside(t);
+        kernel.options().checkUserTimeoutCovers(t);
     }
 
     KernelLayer kernel() {

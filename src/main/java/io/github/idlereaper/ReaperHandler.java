@@ -516,10 +516,8 @@ final class ReaperHandler extends WheelEntry {
             ctx.close();
             return LoopWheel.DETACH;
         }
-        // A reap decided at a visit of a lagging loop waits for one pass of I/O, once: bytes that arrived while the
-        // loop was held up are not stamped yet.
+        // Whether a reap decided at this visit already waited for a pass of I/O (see waitsForIo).
         boolean deferred = (state & DEFERRED) != 0;
-        boolean mayDefer = !deferred && w.lagging();
         state &= ~DEFERRED;
         Settings s = settings();
         long next = Long.MAX_VALUE;
@@ -590,24 +588,16 @@ final class ReaperHandler extends WheelEntry {
             limit = s.allIdle;
         }
         if (reason != null) {
-            if (mayDefer) {
-                state |= DEFERRED;
+            if (waitsForIo(w, deferred)) {
                 return LoopWheel.AFTER_IO;
-            }
-            if (deferred || w.lagging()) {
-                w.countLateReap();
             }
             return reap(reason, now - (at - limit), limit, now, 0, 0);
         }
         if (s.pingInterval > 0) {
             long hbAt = HeartbeatLogic.visit(this, w, s, now);
             if (hbAt == HeartbeatLogic.REAPED) {
-                if (mayDefer) {
-                    state |= DEFERRED;
+                if (waitsForIo(w, deferred)) {
                     return LoopWheel.AFTER_IO;
-                }
-                if (deferred || w.lagging()) {
-                    w.countLateReap();
                 }
                 return reap(ReapReason.HEARTBEAT_TIMEOUT, now - HeartbeatLogic.markedBy(this, w), s.pingTimeout,
                         now, s.maxMissed, s.maxMissed);
@@ -618,6 +608,23 @@ final class ReaperHandler extends WheelEntry {
             next = Math.min(next, hbAt);
         }
         return Math.min(next, Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
+    }
+
+    /**
+     * For a visit that decided to reap: whether the decision waits for one pass of the loop's I/O first, once, because
+     * the loop lagged (bytes that arrived while it was held up are not stamped yet). A decision that waited is final,
+     * and counted as late.
+     */
+    private boolean waitsForIo(LoopWheel w, boolean deferred) {
+        if (deferred) {
+            w.countLateReap();
+            return false;
+        }
+        if (w.lagging()) {
+            state |= DEFERRED;
+            return true;
+        }
+        return false;
     }
 
     // ---------------------------------------------------------------- overrides and peer pings

@@ -67,17 +67,15 @@ final class SocketProgress {
      * transport cannot say, the call fails (a closed socket), or the kernel is resending (no progress).
      */
     long sentAgoNanos(Channel ch) {
-        Probe p = PROBES.get(ch.getClass());
-        // A closed channel's descriptor may already be another socket's: ask only an open one.
-        if (p == Probe.NONE || !ch.isOpen() || !holderFor(p)) {
+        Probe p = fill(ch);
+        if (p == null) {
             return UNKNOWN;
         }
         try {
-            Object filled = p.fill.invokeExact(ch, info);
-            if ((int) p.retransmits.invokeExact(filled) != 0) {
+            if ((int) p.retransmits.invokeExact(info) != 0) {
                 return UNKNOWN;
             }
-            long ms = (long) p.lastDataSent.invokeExact(filled);
+            long ms = (long) p.lastDataSent.invokeExact(info);
             return ms < 0 ? UNKNOWN : Math.max(0, ms - JIFFY_MS) * 1_000_000L;
         } catch (Throwable t) {
             return UNKNOWN;
@@ -90,27 +88,42 @@ final class SocketProgress {
      * that answers an unanswered keepalive probe comes from a host that forgot the connection.
      */
     int probes(Channel ch) {
-        Probe p = PROBES.get(ch.getClass());
-        if (p == Probe.NONE || !ch.isOpen() || !holderFor(p)) {
+        Probe p = fill(ch);
+        if (p == null) {
             return (int) UNKNOWN;
         }
         try {
-            return (int) p.probes.invokeExact(p.fill.invokeExact(ch, info));
+            return (int) p.probes.invokeExact(info);
         } catch (Throwable t) {
             return (int) UNKNOWN;
         }
     }
 
-    /** Makes {@link #info} a holder of {@code p}'s class; false when none can be made. */
-    private boolean holderFor(Probe p) {
+    /**
+     * Has {@code ch}'s socket fill {@link #info} (made anew only when the transport changes), and returns how to
+     * read it; null when the transport cannot say, the channel is closed (its descriptor may already be another
+     * socket's) or the call fails.
+     */
+    private Probe fill(Channel ch) {
+        Probe p = PROBES.get(ch.getClass());
+        if (p == Probe.NONE || !ch.isOpen()) {
+            return null;
+        }
         if (infoProbe != p) {
+            infoProbe = null;
             info = p.newInfo();
             if (info == null) {
-                return false;
+                return null;
             }
             infoProbe = p;
         }
-        return true;
+        try {
+            // tcpInfo(holder) fills the holder it is given and returns it.
+            Object filled = p.fill.invokeExact(ch, info);
+            return filled == info ? p : null;
+        } catch (Throwable t) {
+            return null;
+        }
     }
 
     /** Whether the reaper can measure progress at the socket of channels of this class. */
