@@ -133,19 +133,7 @@ class NetnsSlowReaderTest {
     @ParameterizedTest(name = "{0}")
     @EnumSource(value = TcpTransport.class, names = {"NIO", "EPOLL", "IO_URING"})
     void slowReader_8KiBps_isNeverReaped(TcpTransport k) throws Exception {
-        List<Rig> rigs = rigs(k, () -> IdleReaper.builder().writeStallTimeout(STALL), SLOW_READ);
-        long from = System.nanoTime();
-
-        watchUntouched(k, rigs, from, WATCH);
-
-        long to = System.nanoTime();
-        for (Rig r : rigs) {
-            System.out.println("slowReader " + k + " " + r.label + ": " + r.describe(from));
-            assertTrue(r.child.isActive(), r.label + ": " + r.describe(from));
-            assertEquals(List.of(), r.events, r.label);
-            assertEquals(0, r.reaper.stats().reapedTotal(), r.label);
-            r.assertSteady(from, to);
-        }
+        keptThroughout(k, STALL, SLOW_READ, WATCH, "slowReader");
     }
 
     /**
@@ -159,15 +147,24 @@ class NetnsSlowReaderTest {
     @EnumSource(value = TcpTransport.class, names = {"EPOLL"})
     void slowReaderWithDefaultReceiveBuffer_stallTimeoutAboveItsWindowInterval_isNeverReaped(TcpTransport k)
             throws Exception {
-        List<Rig> rigs = rigs(k, () -> IdleReaper.builder().writeStallTimeout(DEFAULT_RCVBUF_STALL),
-                SLOW_READ_DEFAULT_RCVBUF);
+        keptThroughout(k, DEFAULT_RCVBUF_STALL, SLOW_READ_DEFAULT_RCVBUF, DEFAULT_RCVBUF_WATCH,
+                "slowReaderDefaultRcvbuf");
+    }
+
+    /**
+     * Readers that behave as {@code reader} against servers with {@code stall} as writeStallTimeout (each variant of
+     * the transport): none is closed or reaped for {@code watch}, and each read steadily throughout.
+     */
+    private void keptThroughout(TcpTransport k, Duration stall, String reader, Duration watch, String name)
+            throws Exception {
+        List<Rig> rigs = rigs(k, () -> IdleReaper.builder().writeStallTimeout(stall), reader);
         long from = System.nanoTime();
 
-        watchUntouched(k, rigs, from, DEFAULT_RCVBUF_WATCH);
+        watchUntouched(k, rigs, from, watch);
 
         long to = System.nanoTime();
         for (Rig r : rigs) {
-            System.out.println("slowReaderDefaultRcvbuf " + k + " " + r.label + ": " + r.describe(from));
+            System.out.println(name + " " + k + " " + r.label + ": " + r.describe(from));
             assertTrue(r.child.isActive(), r.label + ": " + r.describe(from));
             assertEquals(List.of(), r.events, r.label);
             assertEquals(0, r.reaper.stats().reapedTotal(), r.label);
