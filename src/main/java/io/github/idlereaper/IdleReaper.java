@@ -46,6 +46,8 @@ public final class IdleReaper {
     public static final String HANDLER_NAME = "idleReaper";
     /** The name of a heartbeat protocol's companion handler in the pipelines the reaper is installed in. */
     public static final String COMPANION_NAME = "idleReaperCompanion";
+    /** The name of the HTTP layer's companion handler ({@link Builder#http()}) in the pipelines the reaper is installed in. */
+    public static final String HTTP_NAME = "idleReaperHttp";
     /** The name of the peer-ping watch in the pipelines the reaper is installed in. */
     public static final String PEER_PINGS_NAME = "idleReaperPeerPings";
 
@@ -67,6 +69,7 @@ public final class IdleReaper {
         this.heartbeat = b.builtHeartbeat;
         core.heartbeat(b.builtHeartbeat, b.peerPingMin.toNanos());
         core.heartbeatIsActivity(Boolean.TRUE.equals(b.heartbeatIsActivitySet));
+        core.http(b.builtHttp);
     }
 
     /** Returns a new builder. */
@@ -347,6 +350,10 @@ public final class IdleReaper {
         static final Duration DEFAULT_GOODBYE = Duration.ofSeconds(1);
         static final Duration MAX_GOODBYE = Duration.ofSeconds(60);
         static final Duration MIN_PEER_PING = Duration.ofMillis(1);
+        static final Duration DEFAULT_KEEPALIVE = Duration.ofSeconds(75);
+        static final Duration DEFAULT_REQUEST_HEADER = Duration.ofSeconds(60);
+        static final Duration DEFAULT_REQUEST_BODY = Duration.ofSeconds(60);
+        static final int DEFAULT_MAX_REQUESTS = 1000;
 
         private final IdleTimeouts.Builder timeouts = IdleTimeouts.builder();
         private boolean readIdleSet;
@@ -369,6 +376,16 @@ public final class IdleReaper {
         private boolean peerPingSet;
         private Boolean heartbeatIsActivitySet;
         private Heartbeat builtHeartbeat = Heartbeat.DISABLED;
+        private boolean http;
+        private Duration keepAliveTimeout = DEFAULT_KEEPALIVE;
+        private boolean keepAliveSet;
+        private Duration requestHeaderTimeout = DEFAULT_REQUEST_HEADER;
+        private boolean requestHeaderSet;
+        private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY;
+        private boolean requestBodySet;
+        private int maxRequests = DEFAULT_MAX_REQUESTS;
+        private boolean maxRequestsSet;
+        private HttpSettings builtHttp;
 
         private Builder() {
         }
@@ -668,6 +685,104 @@ public final class IdleReaper {
         }
 
         /**
+         * Turns on the HTTP layer with its defaults: for HTTP/1.1 and HTTP/2 servers, the reaper tracks requests in
+         * flight (the idle timers hold off while any is), and adds {@link #keepAliveTimeout},
+         * {@link #requestHeaderTimeout}, {@link #requestBodyTimeout} and {@link #maxRequestsPerConnection}. It puts
+         * a small companion handler right after the host's HTTP codec ({@code HttpServerCodec},
+         * {@code HttpRequestDecoder} with {@code HttpResponseEncoder}, {@code Http2FrameCodec} or another
+         * {@code Http2ConnectionHandler}), and follows pipelines that an h2c upgrade, h2c prior knowledge or TLS
+         * ALPN rebuild after the connection opened. After a {@code 101 Switching Protocols} (WebSocket) the HTTP
+         * timers stop, and the heartbeat takes over. Setting any HTTP option turns the layer on too; calling this
+         * again changes nothing. In {@link #build()}: Netty's {@code netty-codec-http} must be on the class path.
+         * See docs/http.md.
+         */
+        public Builder http() {
+            http = true;
+            return this;
+        }
+
+        /**
+         * HTTP: closes a connection with no request in flight after this long without the first byte of the next
+         * request, like nginx's {@code keepalive_timeout} and Go's {@code IdleTimeout} ({@link
+         * ReapReason#KEEPALIVE_TIMEOUT}, without a response). It counts from the flush of the last response, and
+         * not while its bytes still wait to be sent. On HTTP/2, from the moment no stream is open; the goodbye is
+         * GOAWAY NO_ERROR. Turns on the {@link #http()} layer. Default 75 s, as nginx: longer than the 60 s idle
+         * timeout of the load balancers that most often sit in front (AWS ALB), so that the balancer, not the
+         * server, closes first. Range: zero (disabled), or from the tick resolution to 30 days.
+         *
+         * @throws NullPointerException if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder keepAliveTimeout(Duration timeout) {
+            Checks.notSetTwice(keepAliveSet, "keepAliveTimeout", keepAliveTimeout);
+            keepAliveTimeout = Checks.timeout("keepAliveTimeout", timeout);
+            keepAliveSet = true;
+            http = true;
+            return this;
+        }
+
+        /**
+         * HTTP/1.1: a deadline from a request's first byte to the end of its headers, like nginx's
+         * {@code client_header_timeout} and Go's {@code ReadHeaderTimeout}; bytes that trickle in do not extend it.
+         * A connection's first request counts from the accept (which includes a TLS handshake). When it expires the
+         * reaper answers {@code 408 Request Timeout} with {@code Connection: close}, flushes it within the goodbye
+         * timeout, and closes ({@link ReapReason#REQUEST_HEADER_TIMEOUT}); a connection that sent nothing is closed
+         * without a response. Turns on the {@link #http()} layer. Default 60 s, as nginx. Range: zero (disabled),
+         * or from the tick resolution to 30 days.
+         *
+         * @throws NullPointerException if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder requestHeaderTimeout(Duration timeout) {
+            Checks.notSetTwice(requestHeaderSet, "requestHeaderTimeout", requestHeaderTimeout);
+            requestHeaderTimeout = Checks.timeout("requestHeaderTimeout", timeout);
+            requestHeaderSet = true;
+            http = true;
+            return this;
+        }
+
+        /**
+         * HTTP/1.1: closes a connection whose request body made no progress (no byte came in) for this long, like
+         * nginx's {@code client_body_timeout}, with {@code 408 Request Timeout} and {@code Connection: close} unless
+         * the response has begun ({@link ReapReason#REQUEST_BODY_TIMEOUT}). It runs from the end of the headers,
+         * so the wait for {@code 100 Continue} counts, and starts again when the server sends {@code 100 Continue}.
+         * Turns on the {@link #http()} layer. Default 60 s, as nginx. Range: zero (disabled), or from the tick
+         * resolution to 30 days.
+         *
+         * @throws NullPointerException if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder requestBodyTimeout(Duration timeout) {
+            Checks.notSetTwice(requestBodySet, "requestBodyTimeout", requestBodyTimeout);
+            requestBodyTimeout = Checks.timeout("requestBodyTimeout", timeout);
+            requestBodySet = true;
+            http = true;
+            return this;
+        }
+
+        /**
+         * HTTP: the most requests one connection serves, like nginx's {@code keepalive_requests}
+         * ({@link ReapReason#MAX_REQUESTS}). HTTP/1.1: the response to the last one carries {@code Connection: close}
+         * and the connection closes once it is flushed. HTTP/2: streams count; when the peer opens the last one the
+         * reaper sends GOAWAY with its id, lets the open streams finish within the goodbye timeout, then closes.
+         * Turns on the {@link #http()} layer. Default 1000, as nginx. Range: zero (no limit), or 1 to
+         * {@value Integer#MAX_VALUE}.
+         *
+         * @throws IllegalArgumentException if {@code max} is negative
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder maxRequestsPerConnection(int max) {
+            Checks.notSetTwice(maxRequestsSet, "maxRequestsPerConnection", maxRequests);
+            maxRequests = Checks.range("maxRequestsPerConnection", max, 0, Integer.MAX_VALUE);
+            maxRequestsSet = true;
+            http = true;
+            return this;
+        }
+
+        /**
          * Builds the reaper.
          *
          * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
@@ -693,13 +808,23 @@ public final class IdleReaper {
             if (hbProtocol != null) {
                 hbProtocol.checkAvailable();
             }
-            Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb);
+            HttpSettings httpSettings = null;
+            if (http) {
+                checkHttpCodec();
+                httpSettings = new HttpSettings(keepAliveTimeout, requestHeaderTimeout, requestBodyTimeout,
+                        maxRequests);
+            }
+            Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb, httpSettings);
             t.checkAgainstTick(tick);
+            if (httpSettings != null) {
+                httpSettings.checkAgainstTick(tick);
+            }
             hb.checkAgainstTick(tick);
             hb.checkFitsInside(t);
             kernel.checkUserTimeoutCovers(t);
             builtHeartbeat = hb;
-            if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings()) {
+            builtHttp = httpSettings;
+            if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings() && httpSettings == null) {
                 log.info("IdleReaper built with every idle timer disabled; enable one with updateTimeouts(...) "
                         + "(timeouts from the tick resolution, {})", tick);
             }
@@ -707,11 +832,26 @@ public final class IdleReaper {
         }
 
         /**
-         * The tick resolution a reaper chooses when none is set: a tenth of the smallest enabled timeout or
-         * heartbeat timeout, between 10 ms and 1 s; 100 ms when nothing is enabled.
+         * The tick resolution a reaper chooses when none is set: a tenth of the smallest enabled timeout, heartbeat
+         * timeout or HTTP timeout, between 10 ms and 1 s; 100 ms when nothing is enabled.
          */
-        static Duration defaultTick(IdleTimeouts t, Heartbeat hb) {
-            return t.defaultTickResolution(hb.pings() ? hb.timeout() : Duration.ZERO);
+        static Duration defaultTick(IdleTimeouts t, Heartbeat hb, HttpSettings http) {
+            Duration extra = hb.pings() ? hb.timeout() : Duration.ZERO;
+            Duration h = http == null ? Duration.ZERO : http.smallestEnabled();
+            if (!h.isZero() && (extra.isZero() || h.compareTo(extra) < 0)) {
+                extra = h;
+            }
+            return t.defaultTickResolution(extra);
+        }
+
+        /** The HTTP layer speaks through Netty's optional HTTP codec module. */
+        private static void checkHttpCodec() {
+            try {
+                Class.forName("io.netty.handler.codec.http.HttpServerCodec", false, IdleReaper.class.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError e) {
+                throw new IllegalStateException("http() needs io.netty:netty-codec-http on the class path "
+                        + "(io.netty.handler.codec.http.HttpServerCodec not found)");
+            }
         }
     }
 }

@@ -63,6 +63,10 @@ final class Installer extends ChannelInitializer<Channel> {
      * decoder): placed last, it might never see a message, and the connection would look idle while in use.
      */
     static void addWatchers(ReaperCore core, Channel ch, ReaperHandler reaperHandler) {
+        if (core.http() != null && ch.parent() != null) {
+            // A server's accepted channel (the layer is for servers; a client's channel has no parent).
+            HttpCompanion.install(reaperHandler, ch, uniqueName(ch.pipeline(), IdleReaper.HTTP_NAME));
+        }
         Settings s = reaperHandler.settings();
         HeartbeatProtocol protocol = s.protocol;
         if (protocol == null) {

@@ -54,8 +54,8 @@ public final class ReapEvent {
     }
 
     /**
-     * For {@link ReapReason#HEARTBEAT_TIMEOUT} the pings missed, for {@link ReapReason#PING_ABUSE} the strikes;
-     * zero for other reasons.
+     * For {@link ReapReason#HEARTBEAT_TIMEOUT} the pings missed, for {@link ReapReason#PING_ABUSE} the strikes,
+     * for {@link ReapReason#MAX_REQUESTS} the requests served; zero for other reasons.
      */
     public int count() {
         return count;
@@ -63,7 +63,7 @@ public final class ReapEvent {
 
     /**
      * For {@link ReapReason#HEARTBEAT_TIMEOUT} the misses allowed (maxMissed), for {@link ReapReason#PING_ABUSE}
-     * the strikes allowed; zero for other reasons.
+     * the strikes allowed, for {@link ReapReason#MAX_REQUESTS} the limit; zero for other reasons.
      */
     public int of() {
         return of;
@@ -78,7 +78,8 @@ public final class ReapEvent {
      * How long the condition held when the reaper decided, measured on the monotonic ticker. This is a lower bound
      * and is never less than {@link #limit()}, except for {@link ReapReason#PING_ABUSE}, where it is the gap before
      * the peer's last ping (less than the limit by definition), and for {@link ReapReason#DEAD_PEER}, where it is
-     * the time since the last inbound byte and the limit is the kernel's bound (see there).
+     * the time since the last inbound byte and the limit is the kernel's bound (see there), and for
+     * {@link ReapReason#MAX_REQUESTS}, where both are zero.
      */
     public Duration idleFor() {
         return Duration.ofNanos(idleNanos);
@@ -102,6 +103,9 @@ public final class ReapEvent {
         if (reason == ReapReason.PING_ABUSE) {
             return "peer pinged again after " + millis(idleNanos) + "ms, below the permitted " + millis(limitNanos)
                     + "ms (" + count + " strikes, " + of + " allowed)";
+        }
+        if (reason == ReapReason.MAX_REQUESTS) {
+            return "served " + count + " requests, the most allowed (maxRequestsPerConnection " + of + ")";
         }
         if (cause != null) {
             return reason.label() + " (" + DeadPeerCause.name(DeadPeerCause.of(cause)) + ") after " + millis(idleNanos)

@@ -43,7 +43,38 @@ public enum ReapReason {
      * gap before the last ping, {@link ReapEvent#limit()} the permitted interval and {@link ReapEvent#count()} the
      * strikes.
      */
-    PING_ABUSE("ping abuse");
+    PING_ABUSE("ping abuse"),
+    /**
+     * HTTP: no request began within the keep-alive timeout after the last response was flushed (HTTP/1.1), or no
+     * stream was open for that long (HTTP/2, which says goodbye with GOAWAY NO_ERROR). Closed without a response.
+     *
+     * @see IdleReaper.Builder#keepAliveTimeout(java.time.Duration)
+     */
+    KEEPALIVE_TIMEOUT("keep-alive timeout"),
+    /**
+     * HTTP/1.1: a request's headers did not complete within the request header timeout of its first byte (or, for
+     * a connection's first request, of the accept). Answered {@code 408 Request Timeout} with
+     * {@code Connection: close} when some of the request had arrived; closed without a response otherwise.
+     *
+     * @see IdleReaper.Builder#requestHeaderTimeout(java.time.Duration)
+     */
+    REQUEST_HEADER_TIMEOUT("request header timeout"),
+    /**
+     * HTTP/1.1: a request body made no progress for the request body timeout. Answered {@code 408 Request Timeout}
+     * with {@code Connection: close} unless the response had already begun.
+     *
+     * @see IdleReaper.Builder#requestBodyTimeout(java.time.Duration)
+     */
+    REQUEST_BODY_TIMEOUT("request body timeout"),
+    /**
+     * HTTP: the connection served the most requests allowed. HTTP/1.1: the last response carried
+     * {@code Connection: close}, and the connection closed once it was flushed. HTTP/2: GOAWAY with the last stream
+     * id the peer opened, and a close once the open streams finished (within the goodbye timeout). In the event,
+     * {@link ReapEvent#count()} and {@link ReapEvent#of()} are the limit.
+     *
+     * @see IdleReaper.Builder#maxRequestsPerConnection(int)
+     */
+    MAX_REQUESTS("max requests");
 
     private final String label;
 

@@ -39,6 +39,8 @@ final class ReaperCore {
     /** Draws a first ping's jitter in [0, bound) ticks; tests replace it with a deterministic source. */
     private volatile java.util.function.LongUnaryOperator jitter =
             bound -> java.util.concurrent.ThreadLocalRandom.current().nextLong(bound);
+    /** The HTTP layer's options, or null when it is off; set once, while the reaper is built. */
+    private volatile HttpSettings http;
     /** Whether recognised heartbeat frames count as activity after all (the builder's heartbeatIsActivity). */
     private volatile boolean heartbeatIsActivity;
     /** Warnings given once per reaper (a racy check: at worst a second line). */
@@ -191,6 +193,15 @@ final class ReaperCore {
 
     void heartbeatIsActivity(boolean b) {
         heartbeatIsActivity = b;
+    }
+
+    /** The HTTP layer's options, or null when it is off. */
+    HttpSettings http() {
+        return http;
+    }
+
+    void http(HttpSettings h) {
+        http = h;
     }
 
     /** Warns once per reaper that install() found the host had added this reaper's handler itself. */

@@ -2,6 +2,7 @@ package io.github.idlereaper;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -91,13 +92,19 @@ final class ReaperHandler extends WheelEntry {
      * decides for good. Cleared at every visit.
      */
     static final int DEFERRED = 1 << 17;
-    static final int BUSY_SHIFT = 18;
+    /**
+     * The HTTP layer waits for a request's first byte: the next read tells its {@link HttpCompanion}, which starts
+     * the request's header deadline, and clears the bit.
+     */
+    static final int HTTP_WAIT = 1 << 18;
+    static final int BUSY_SHIFT = 19;
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
     /**
      * The shared {@link ReaperCore}, or a {@link ChannelOverride} (which refers to it) once this channel's settings
-     * were overridden; read through {@link #core()} and {@link #settings()}.
+     * were overridden, or this channel's {@link HttpCompanion} (which holds one of those two in its place); read
+     * through {@link #core()}, {@link #settings()} and {@link #http()}.
      */
     private Object core;
     ChannelHandlerContext ctx;
@@ -129,20 +136,41 @@ final class ReaperHandler extends WheelEntry {
     }
 
     ReaperCore core() {
-        Object c = core;
+        Object c = base();
         return c instanceof ChannelOverride ? ((ChannelOverride) c).core : (ReaperCore) c;
     }
 
     /** This channel's settings: the reaper's, or its override. Any thread (a racy read of an immutable value). */
     Settings settings() {
-        Object c = core;
+        Object c = base();
         return c instanceof ChannelOverride ? ((ChannelOverride) c).settings() : ((ReaperCore) c).settings();
     }
 
     /** This channel's override, or null. */
     ChannelOverride override() {
-        Object c = core;
+        Object c = base();
         return c instanceof ChannelOverride ? (ChannelOverride) c : null;
+    }
+
+    /** The core or the override, past an HTTP companion. */
+    private Object base() {
+        Object c = core;
+        return c instanceof ReaperCore || c instanceof ChannelOverride ? c : ((HttpCompanion) c).base;
+    }
+
+    /** This channel's HTTP companion, or null (checked in an order that loads its class only when there is one). */
+    HttpCompanion http() {
+        Object c = core;
+        return c instanceof ReaperCore || c instanceof ChannelOverride ? null : (HttpCompanion) c;
+    }
+
+    /** What {@code core} holds, for a companion that takes its place. */
+    Object coreField() {
+        return core;
+    }
+
+    void coreField(Object c) {
+        core = c;
     }
 
     // ---------------------------------------------------------------- pipeline events
@@ -333,6 +361,12 @@ final class ReaperHandler extends WheelEntry {
         int s = wheel.stamp;
         liveStamp = s;
         int st = state;
+        if ((st & HTTP_WAIT) != 0) {
+            // The first byte of an HTTP request: once per request, not per read.
+            state = st & ~HTTP_WAIT;
+            http().firstByte(s);
+            st = state;
+        }
         if ((st & SPLIT) == 0) {
             readStamp = s;
             ctx.fireChannelRead(msg);
@@ -427,6 +461,10 @@ final class ReaperHandler extends WheelEntry {
         writeStamp = now;
         outTick = now;
         liveStamp = HeartbeatLogic.firstLiveStamp(core(), w, settings(), now);
+        HttpCompanion http = http();
+        if (http != null) {
+            http.restart(now);
+        }
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
         ledger = buf == null ? 0 : (int) buf.totalPendingWriteBytes() - (int) buf.currentProgress();
         if ((state & REAPING) != 0) {
@@ -563,7 +601,9 @@ final class ReaperHandler extends WheelEntry {
                 allAt = Math.max(readUb, writeUb) + s.allIdle;
             }
         }
-        // The first bound crossed wins; on a tie the more specific reason (stall, read, write, all).
+        HttpCompanion http = http();
+        long httpAt = http == null ? Long.MAX_VALUE : http.deadline(w, now, waiting);
+        // The first bound crossed wins; on a tie the more specific reason (stall, read, write, all, HTTP).
         ReapReason reason = null;
         long at = Long.MAX_VALUE;
         long limit = 0;
@@ -587,8 +627,19 @@ final class ReaperHandler extends WheelEntry {
             at = allAt;
             limit = s.allIdle;
         }
+        if (httpAt - now <= 0 && httpAt < at) {
+            reason = http.reason();
+            at = httpAt;
+            limit = http.limit(reason);
+        }
         if (reason != null) {
-            if (waitsForIo(w, deferred)) {
+            if (reason == ReapReason.KEEPALIVE_TIMEOUT && !deferred) {
+                // The close race: a request that arrived just now and is not read yet would meet a closed socket.
+                // Look once more after a pass of I/O (not counted as late).
+                state |= DEFERRED;
+                return LoopWheel.AFTER_IO;
+            }
+            if (waitsForIo(w, deferred && reason != ReapReason.KEEPALIVE_TIMEOUT)) {
                 return LoopWheel.AFTER_IO;
             }
             return reap(reason, now - (at - limit), limit, now, 0, 0);
@@ -607,7 +658,7 @@ final class ReaperHandler extends WheelEntry {
             }
             next = Math.min(next, hbAt);
         }
-        return Math.min(next, Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
+        return Math.min(Math.min(next, httpAt), Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
     }
 
     /**
@@ -657,7 +708,12 @@ final class ReaperHandler extends WheelEntry {
             log.warn("{} override refused: {}", ctx.channel(), e.getMessage());
             return;
         }
-        core = next;
+        HttpCompanion http = http();
+        if (http != null) {
+            http.base = next;
+        } else {
+            core = next;
+        }
         if (heartbeat != null && (state & REAPING) == 0) {
             state &= ~(PINGS_MASK | MARK_MASK);
             pingTick = -1;
@@ -698,7 +754,18 @@ final class ReaperHandler extends WheelEntry {
         }
         ChannelOutboundBuffer buf = ch.unsafe().outboundBuffer();
         long goodbye = core().goodbyeNanos();
-        Object bye = goodbye > 0 && reason != ReapReason.WRITE_STALL ? protocolGoodbye(ch, reason) : null;
+        boolean speaks = goodbye > 0 && reason != ReapReason.WRITE_STALL;
+        HttpCompanion http = speaks ? http() : null;
+        ChannelFuture said = http != null ? http.goodbye(ctx, reason) : null;
+        Object bye = speaks && said == null ? protocolGoodbye(ch, reason) : null;
+        if (http != null && said == null && bye == null) {
+            said = http.fallbackGoodbye(ch);
+        }
+        if (said != null) {
+            // HTTP's own goodbye (a 408, the last response, GOAWAY), written and flushed where HTTP put it.
+            said.addListener(http.closer(reason));
+            return awaitGoodbye(now, goodbye);
+        }
         if (bye != null) {
             // The protocol's goodbye (WebSocket Close 1001, HTTP/2 GOAWAY, ...) from the tail, so the host's
             // encoders apply; it flushes whatever the application wrote in answer to the event too.
