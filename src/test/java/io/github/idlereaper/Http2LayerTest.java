@@ -50,7 +50,7 @@ class Http2LayerTest {
     private Socket start(UnaryOperator<IdleReaper.Builder> options, SslContext ssl) throws Exception {
         IdleReaper reaper = options.apply(IdleReaper.builder().tickResolution(TICK)
                 .listener((Channel ch, ReapEvent e) -> reaps.add(e))).build();
-        server = new HttpServer(reaper, 0, ssl, 1);
+        server = new HttpServer(reaper, 0, ssl, HttpServer.nio(1), io.netty.channel.socket.nio.NioServerSocketChannel.class);
         if (ssl == null) {
             Socket s = new Socket();
             s.setTcpNoDelay(true);
@@ -183,7 +183,8 @@ class Http2LayerTest {
         SSLSocket s = null;
         IdleReaper reaper = IdleReaper.builder().tickResolution(TICK).http().readIdleTimeout(Duration.ofMillis(300))
                 .listener((Channel ch, ReapEvent e) -> reaps.add(e)).build();
-        server = new HttpServer(reaper, 0, serverTls(), 1);
+        server = new HttpServer(reaper, 0, serverTls(), HttpServer.nio(1),
+                io.netty.channel.socket.nio.NioServerSocketChannel.class);
         s = (SSLSocket) clientTls().getSocketFactory().createSocket("127.0.0.1", server.address().getPort());
         SSLParameters p = s.getSSLParameters();
         p.setApplicationProtocols(new String[] {"http/1.1"});

@@ -11,9 +11,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -70,18 +69,19 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
 
-    /** Cleartext: HTTP/1.1 and h2c on one port. */
+    /** Cleartext: HTTP/1.1 and h2c on one port, on one NIO event loop. */
     public HttpServer(IdleReaper reaper, int port) {
-        this(reaper, port, null, 1);
+        this(reaper, port, null, nio(1), NioServerSocketChannel.class);
     }
 
     /**
-     * With {@code ssl} (whose ALPN offers h2 and http/1.1), TLS with ALPN; without, cleartext HTTP/1.1 and h2c.
-     * {@code threads} event loops.
+     * With {@code ssl} (whose ALPN offers h2 and http/1.1), TLS with ALPN; without, cleartext HTTP/1.1 and h2c. The
+     * server owns {@code group} and shuts it down on {@link #close()}.
      */
-    public HttpServer(IdleReaper reaper, int port, SslContext ssl, int threads) {
-        group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
-        ServerBootstrap b = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+    public HttpServer(IdleReaper reaper, int port, SslContext ssl, EventLoopGroup group,
+            Class<? extends ServerChannel> channelClass) {
+        this.group = group;
+        ServerBootstrap b = new ServerBootstrap().group(group).channel(channelClass)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -94,6 +94,16 @@ public final class HttpServer implements AutoCloseable {
                 });
         reaper.install(b); // the one call: the HTTP layer finds the codecs, also after an upgrade or ALPN
         channel = b.bind("127.0.0.1", port).syncUninterruptibly().channel();
+    }
+
+    /**
+     * NIO event loops. On Netty 4.2 a server would write {@code new MultiThreadIoEventLoopGroup(threads,
+     * NioIoHandler.newFactory())}; this example keeps to the API that Netty 4.1 has too, so that the 4.1 build tests
+     * the HTTP layer with it.
+     */
+    @SuppressWarnings("deprecation")
+    public static EventLoopGroup nio(int threads) {
+        return new io.netty.channel.nio.NioEventLoopGroup(threads);
     }
 
     /** Keep-alive 5 s, headers within 10 s, at most 100 requests a connection; WebSocket pings after 20 s quiet. */
