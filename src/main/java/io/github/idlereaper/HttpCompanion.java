@@ -209,7 +209,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
             return;
         }
         reaper.state &= ~ReaperHandler.HTTP_WAIT;
-        bits = b & ~FIRST;
+        bits = b & ~(FIRST | UPGRADING);
         stamp = reaper.wheel.stamp;
         hold();
         if (phase == H2 && (bits & STREAMS) == 0) {
@@ -562,7 +562,9 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         }
         boolean answer = (reason == ReapReason.REQUEST_HEADER_TIMEOUT && phase == HEAD)
                 || (reason == ReapReason.REQUEST_BODY_TIMEOUT && phase == BODY && (b & STARTED) == 0);
-        if (!answer || (b & FLUSH_PENDING) != 0 || (b >>> OUT_SHIFT) > (phase == BODY ? 1 : 0)) {
+        // A header timeout answers only with no response in flight; a body timeout only while its own request is
+        // the one in flight, unanswered (a host may answer before it read the body).
+        if (!answer || (b & FLUSH_PENDING) != 0 || (b >>> OUT_SHIFT) != (phase == BODY ? 1 : 0)) {
             return null;
         }
         ChannelHandlerContext mine = reaperCtx.pipeline().context(this);

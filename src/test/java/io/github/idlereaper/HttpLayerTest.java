@@ -231,4 +231,39 @@ class HttpLayerTest {
         await().until(() -> reaps.size() == 1);
         assertEquals(ReapReason.REQUEST_BODY_TIMEOUT, reaps.get(0).reason());
     }
+
+    @Test
+    void closeRace_aRequestAtTheKeepAliveDeadline_getsAWholeResponseOrNone() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("closeRace seed " + seed);
+        java.util.Random random = new java.util.Random(seed);
+        int whole = 0;
+        int none = 0;
+        start(b -> b.keepAliveTimeout(Duration.ofMillis(200))).close();
+        for (int i = 0; i < 24; i++) {
+            try (RawHttp c = new RawHttp(server.address())) {
+                c.send(RawHttp.get("/"));
+                assertEquals(200, c.read().status);
+                // The next request leaves within a tick either side of the keep-alive deadline.
+                long gap = 200 - TICK.toMillis() + random.nextInt((int) (2 * TICK.toMillis()) + 1);
+                await().pollDelay(Duration.ofMillis(gap)).until(() -> true);
+                RawHttp.Response r;
+                try {
+                    c.send(RawHttp.get("/"));
+                    r = c.read();
+                } catch (java.net.SocketException resetBeforeAnyByte) {
+                    r = null; // RawHttp.read throws "cut" or "ended inside a line" as plain IOExceptions
+                }
+                if (r == null) {
+                    none++;
+                } else {
+                    assertEquals(200, r.status, r::toString);
+                    assertEquals("hello", r.body.trim(), "a response cut (seed " + seed + ")");
+                    whole++;
+                }
+            }
+        }
+        System.out.println("closeRace: " + whole + " whole responses, " + none + " closed before any byte");
+        assertEquals(24, whole + none);
+    }
 }
