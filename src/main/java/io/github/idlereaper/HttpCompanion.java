@@ -96,6 +96,8 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
     static final int UPGRADING = 1 << 9;
     /** HTTP/2: a stream is open. */
     static final int STREAMS = 1 << 10;
+    /** Data came before any codec was found: the companion looks again after the read. */
+    static final int LOOKING = 1 << 11;
     /** Responses to decoded requests not yet written to their end (pipelining), from bit 12. */
     static final int OUT_SHIFT = 12;
     static final int OUT_ONE = 1 << OUT_SHIFT;
@@ -137,6 +139,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
             p.addAfter(anchor, name, c);
         } else {
             p.addLast(name, c);
+            h.state |= ReaperHandler.HTTP_WAIT; // the first bytes tell whether a codec came (see noCodec)
         }
         c.look(p);
     }
@@ -221,7 +224,12 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
 
     /** The first inbound byte since {@link ReaperHandler#HTTP_WAIT} was armed: a request begins. */
     void firstByte(int now) {
-        if ((bits & PHASE) != WAIT) {
+        int phase = bits & PHASE;
+        if (phase == NONE && (bits & LOOKING) == 0) {
+            noCodec();
+            return;
+        }
+        if (phase != WAIT) {
             return;
         }
         int b = bits;
@@ -250,6 +258,29 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
             }
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /**
+     * The first bytes came before any HTTP codec was found. Look again after this read (a port-unification handler
+     * may have added one): with a codec, go on; with TLS still to negotiate, wait for its event; otherwise the
+     * pipeline is not HTTP, and the HTTP timers stop on this connection (they cannot see requests, and would close
+     * a healthy one), with one WARN per reaper.
+     */
+    private void noCodec() {
+        bits |= LOOKING; // once
+        Channel ch = reaper.ctx.channel();
+        try {
+            ch.eventLoop().execute(() -> {
+                look(ch.pipeline());
+                if ((bits & PHASE) == NONE && ch.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null
+                        && ch.isActive()) {
+                    enter(OFF);
+                    reaper.core().warnNoHttpCodec(ch);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            // the loop is shutting down, and the channel with it
+        }
     }
 
     /** A request's headers were decoded. */

@@ -49,6 +49,7 @@ final class ReaperCore {
     volatile boolean warnedNotFirst;
     volatile boolean warnedPingFailure;
     volatile boolean warnedNotReady;
+    volatile boolean warnedNoHttpCodec;
 
     private final ConcurrentHashMap<EventExecutor, LoopWheel> wheels = new ConcurrentHashMap<>();
     private final LongAdder open = new LongAdder();
@@ -202,6 +203,16 @@ final class ReaperCore {
 
     void http(HttpSettings h) {
         http = h;
+    }
+
+    /** Warns once per reaper that the HTTP layer found no HTTP codec where data flows, and stopped there. */
+    void warnNoHttpCodec(Channel ch) {
+        if (!warnedNoHttpCodec) {
+            warnedNoHttpCodec = true;
+            log.warn("{} http() is on, but data arrived with no HTTP codec in the pipeline (HttpServerCodec, "
+                    + "HttpRequestDecoder, an Http2ConnectionHandler): the HTTP timers cannot see requests there, so "
+                    + "they are off on such connections; the idle timers still apply (logged once per reaper)", ch);
+        }
     }
 
     /** Warns once per reaper that install() found the host had added this reaper's handler itself. */

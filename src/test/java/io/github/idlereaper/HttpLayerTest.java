@@ -266,4 +266,39 @@ class HttpLayerTest {
         System.out.println("closeRace: " + whole + " whole responses, " + none + " closed before any byte");
         assertEquals(24, whole + none);
     }
+
+    @Test
+    void httpOnAPipelineWithoutAnHttpCodec_stopsItsTimersThere_andSaysSoOnce() throws Exception {
+        IdleReaper reaper = IdleReaper.builder().tickResolution(TICK).requestHeaderTimeout(Duration.ofMillis(300))
+                .keepAliveTimeout(Duration.ofMillis(300)).listener((Channel ch, ReapEvent e) -> reaps.add(e)).build();
+        io.netty.channel.EventLoopGroup group = HttpServer.nio(1);
+        try {
+            io.netty.bootstrap.ServerBootstrap b = new io.netty.bootstrap.ServerBootstrap().group(group)
+                    .channel(io.netty.channel.socket.nio.NioServerSocketChannel.class)
+                    .childHandler(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                            ctx.writeAndFlush(msg); // an echo server, not HTTP
+                        }
+
+                        @Override
+                        public boolean isSharable() {
+                            return true;
+                        }
+                    });
+            reaper.install(b);
+            Channel server = b.bind("127.0.0.1", 0).sync().channel();
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(server.localAddress(), 5_000);
+                s.getOutputStream().write("hello\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                assertEquals('h', s.getInputStream().read());
+                // Well past the HTTP deadlines: an echo connection is not an HTTP request that stalled.
+                await().pollDelay(Duration.ofMillis(1_000)).until(() -> true);
+                assertTrue(reaps.isEmpty(), () -> "reaped by HTTP timers on a non-HTTP pipeline: " + reaps);
+            }
+            server.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
 }
