@@ -169,14 +169,14 @@ class DeadlineMatrixTest {
     }
 
     /** A text ping; the peer never answers in these patterns unless it sends anyway. */
-    private static final class Ping implements HeartbeatProtocol {
+    static final class Ping implements HeartbeatProtocol {
         @Override
         public Object ping(io.netty.channel.Channel channel) {
             return Unpooled.copiedBuffer("PING\n", StandardCharsets.US_ASCII);
         }
     }
 
-    private static final class Result {
+    static final class Result {
         ReapReason reason;
         long at;
 
@@ -275,7 +275,7 @@ class DeadlineMatrixTest {
         return r;
     }
 
-    private static void register(EmbeddedChannel ch) {
+    static void register(EmbeddedChannel ch) {
         try {
             ch.register();
         } catch (Exception e) {
@@ -296,7 +296,7 @@ class DeadlineMatrixTest {
         drain(ch);
     }
 
-    private static void drain(EmbeddedChannel ch) {
+    static void drain(EmbeddedChannel ch) {
         Object m;
         while ((m = ch.readOutbound()) != null) {
             ReferenceCountUtil.release(m);

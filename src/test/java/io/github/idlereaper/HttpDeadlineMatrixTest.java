@@ -88,7 +88,7 @@ class HttpDeadlineMatrixTest {
                 first = e.getKey();
             }
         }
-        Result r = run(timers, traffic, first == null ? WATCH : armedAt.get(first) + 2 * RES.toNanos());
+        DeadlineMatrixTest.Result r = run(timers, traffic, first == null ? WATCH : armedAt.get(first) + 2 * RES.toNanos());
         if (first == null) {
             assertNull(r.reason, "nothing armed, yet reaped: " + r);
             return;
@@ -155,23 +155,6 @@ class HttpDeadlineMatrixTest {
         }
     }
 
-    private static final class Ping implements HeartbeatProtocol {
-        @Override
-        public Object ping(io.netty.channel.Channel channel) {
-            return Unpooled.copiedBuffer("PING\n", StandardCharsets.US_ASCII);
-        }
-    }
-
-    private static final class Result {
-        ReapReason reason;
-        long at;
-
-        @Override
-        public String toString() {
-            return reason == null ? "not reaped" : reason + " at " + at / MS + " ms";
-        }
-    }
-
     /** The host: answers every request at its end, unless told not to. */
     private static final class Host extends ChannelInboundHandlerAdapter {
         final boolean answers;
@@ -193,8 +176,8 @@ class HttpDeadlineMatrixTest {
         }
     }
 
-    private Result run(Map<Timer, Long> timers, Traffic traffic, long until) {
-        Result r = new Result();
+    private DeadlineMatrixTest.Result run(Map<Timer, Long> timers, Traffic traffic, long until) {
+        DeadlineMatrixTest.Result r = new DeadlineMatrixTest.Result();
         long[] start = new long[1];
         IdleReaper.Builder b = IdleReaper.builder().tickResolution(RES).ticker(ticker).goodbyeTimeout(Duration.ZERO)
                 .http().maxRequestsPerConnection(0)
@@ -232,7 +215,7 @@ class HttpDeadlineMatrixTest {
                     b.allIdleTimeout(d);
                     break;
                 default:
-                    b.heartbeat(Duration.ofMillis(300), Duration.ofMillis(100), 2, new Ping());
+                    b.heartbeat(Duration.ofMillis(300), Duration.ofMillis(100), 2, new DeadlineMatrixTest.Ping());
             }
         }
         // The HTTP timers not under test are off, so that only the ones configured can decide.
@@ -253,7 +236,7 @@ class HttpDeadlineMatrixTest {
             ch.pipeline().addLast(IdleReaper.HANDLER_NAME, h);
             ch.pipeline().addLast("codec", new HttpServerCodec());
             ch.pipeline().addLast("host", new Host(traffic != Traffic.IN_FLIGHT));
-            register(ch);
+            DeadlineMatrixTest.register(ch);
             reaper.addWatchers(ch, h);
             LoopWheel wheel = reaper.core().wheelFor(ch.eventLoop());
             ticker.advanceNanos(STEP / 3);
@@ -269,14 +252,14 @@ class HttpDeadlineMatrixTest {
                 default:
                     inbound(ch, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
             }
-            drain(ch);
+            DeadlineMatrixTest.drain(ch);
             long next = (Math.floorDiv(ticker.read(), STEP) + 1) * STEP;
             while (ch.isActive() && ticker.read() - start[0] < until) {
                 ticker.advanceNanos(next - ticker.read());
                 next += STEP;
                 wheel.advance(ticker.read());
                 ch.runPendingTasks();
-                drain(ch);
+                DeadlineMatrixTest.drain(ch);
                 if (!ch.isActive()) {
                     break;
                 }
@@ -291,14 +274,6 @@ class HttpDeadlineMatrixTest {
         return r;
     }
 
-    private static void register(EmbeddedChannel ch) {
-        try {
-            ch.register();
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
-
     private static void inbound(EmbeddedChannel ch, String s) {
         ch.writeInbound(Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII));
         Object m;
@@ -307,10 +282,4 @@ class HttpDeadlineMatrixTest {
         }
     }
 
-    private static void drain(EmbeddedChannel ch) {
-        Object m;
-        while ((m = ch.readOutbound()) != null) {
-            ReferenceCountUtil.release(m);
-        }
-    }
 }
