@@ -583,7 +583,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         int b = bits;
         int phase = b & PHASE;
         if (phase == H2) {
-            return goAway(reaperCtx.channel(), reason == ReapReason.MAX_REQUESTS ? requests : -1);
+            return Http2Streams.goAway(reaperCtx.channel(), reason == ReapReason.MAX_REQUESTS ? requests : -1);
         }
         if (phase < WAIT || phase > BODY) {
             return null;
@@ -612,11 +612,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
 
     /** HTTP/2's goodbye for a reason that HTTP itself did not decide (idle timers, heartbeat), when no one else said one. */
     ChannelFuture fallbackGoodbye(Channel ch) {
-        return (bits & PHASE) == H2 ? goAway(ch, -1) : null;
-    }
-
-    private ChannelFuture goAway(Channel ch, int lastStreamId) {
-        return Http2Streams.goAway(ch, lastStreamId);
+        return (bits & PHASE) == H2 ? Http2Streams.goAway(ch, -1) : null;
     }
 
     /**

@@ -633,13 +633,7 @@ final class ReaperHandler extends WheelEntry {
             limit = http.limit(reason);
         }
         if (reason != null) {
-            if (reason == ReapReason.KEEPALIVE_TIMEOUT && !deferred) {
-                // The close race: a request that arrived just now and is not read yet would meet a closed socket.
-                // Look once more after a pass of I/O (not counted as late).
-                state |= DEFERRED;
-                return LoopWheel.AFTER_IO;
-            }
-            if (waitsForIo(w, deferred && reason != ReapReason.KEEPALIVE_TIMEOUT)) {
+            if (waitsForIo(w, deferred, reason == ReapReason.KEEPALIVE_TIMEOUT)) {
                 return LoopWheel.AFTER_IO;
             }
             return reap(reason, now - (at - limit), limit, now, 0, 0);
@@ -647,7 +641,7 @@ final class ReaperHandler extends WheelEntry {
         if (s.pingInterval > 0) {
             long hbAt = HeartbeatLogic.visit(this, w, s, now);
             if (hbAt == HeartbeatLogic.REAPED) {
-                if (waitsForIo(w, deferred)) {
+                if (waitsForIo(w, deferred, false)) {
                     return LoopWheel.AFTER_IO;
                 }
                 return reap(ReapReason.HEARTBEAT_TIMEOUT, now - HeartbeatLogic.markedBy(this, w), s.pingTimeout,
@@ -662,16 +656,19 @@ final class ReaperHandler extends WheelEntry {
     }
 
     /**
-     * For a visit that decided to reap: whether the decision waits for one pass of the loop's I/O first, once, because
-     * the loop lagged (bytes that arrived while it was held up are not stamped yet). A decision that waited is final,
-     * and counted as late.
+     * For a visit that decided to reap: whether the decision waits for one pass of the loop's I/O first, once: when
+     * the loop lagged (bytes that arrived while it was held up are not stamped yet), and always for a keep-alive
+     * close ({@code closeRace}: a request that arrived just now and is not read yet would meet a closed socket). A
+     * decision that waited is final; it counts as late when the loop lagged.
      */
-    private boolean waitsForIo(LoopWheel w, boolean deferred) {
+    private boolean waitsForIo(LoopWheel w, boolean deferred, boolean closeRace) {
         if (deferred) {
-            w.countLateReap();
+            if (!closeRace || w.lagging()) {
+                w.countLateReap();
+            }
             return false;
         }
-        if (w.lagging()) {
+        if (closeRace || w.lagging()) {
             state |= DEFERRED;
             return true;
         }
