@@ -84,6 +84,7 @@ public final class HttpLayerFigure {
      */
     static Map<Layer, Scores> run(int rounds, int forks, int warmups, int iterations, TimeValue time, Path log)
             throws Exception {
+        Files.createDirectories(log.toAbsolutePath().getParent());
         Map<Layer, Scores> out = new EnumMap<>(Layer.class);
         for (Layer l : Layer.values()) {
             out.put(l, Scores.empty());
