@@ -6,7 +6,7 @@
 # each client against each server, the rounds alternate the two servers (on, off | off, on | on, off ...) so that
 # a drift in the machine's load falls on both. About four minutes; --smoke takes seconds.
 #
-#   bash benchmarks/http.sh                 # 3 rounds x (on, off) x (wrk, h2load), 15 s each, 5 s warm-ups
+#   bash benchmarks/http.sh                 # 3 rounds x (on, off) x (wrk, h2load), 15 s each, 10 s warm-ups
 #   bash benchmarks/http.sh --rounds=5
 #   bash benchmarks/http.sh --smoke         # 1 round, 1 s runs: checks that everything works, measures nothing
 #   bash benchmarks/http.sh --jdk /usr/lib/jvm/temurin-25-jdk-amd64
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=3
 DUR=15
-WARM=5
+WARM=10
 BUILD=1
 ALL=0
 SMOKE=0
@@ -136,6 +136,22 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 stop_servers
 
+# The paired losses' mean with its 95 % interval (Student's t), and what that says of the 2 % budget.
+verdict() {
+  printf '%s\n' "$@" | awk '
+    BEGIN { split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13", t, " ") }
+    { x[NR] = $1; s += $1 }
+    END {
+      n = NR; m = s / n
+      if (n < 2) { printf "paired loss %+.1f %% in 1 round: no interval, unresolved", m; exit }
+      for (i = 1; i <= n; i++) v += (x[i] - m) ^ 2
+      se = sqrt(v / (n - 1) / n); q = (n - 1 <= 15) ? t[n - 1] : 1.96; h = q * se
+      w = (m + h <= 2) ? "holds (≤ 2 %)" : (m - h > 2) ? "**missed** (> 2 %)" : "unresolved: the interval straddles 2 %"
+      printf "paired loss %+.1f %% ± %.1f (95 %% interval over %d rounds): %s", m, h, n, w
+    }'
+}
+declare -A VERDICT
+
 JDK=$("$JAVA" -version 2>&1 | head -1)
 {
   echo "HTTP layer throughput (benchmarks/http.sh), $START to $(date -u +%Y-%m-%dT%H:%M:%SZ)."
@@ -170,9 +186,14 @@ JDK=$("$JAVA" -version 2>&1 | head -1)
     done
     med=$(printf '%s\n' "${losses[@]}" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}')
     printf ' | %+.1f %% median |\n' "$med"
+    VERDICT[$tool]=$(verdict "${losses[@]}")
   done
   echo
-  echo "Loss = (off − on) / off: positive when the layer costs throughput. Raw client output: $RAW."
+  for tool in wrk h2load; do echo "- $tool: ${VERDICT[$tool]}"; done
+  echo
+  echo "Loss = (off − on) / off: positive when the layer costs throughput. The budget is a loss of at most 2 %; it"
+  echo "holds when the 95 % interval of the rounds' paired losses lies below 2 %, is missed when the interval lies"
+  echo "above, and is unresolved otherwise. Raw client output: $RAW."
   if [ -s "$ERRS" ]; then
     echo; echo "Client errors:"; sed 's/^/- /' "$ERRS"
   else
