@@ -12,9 +12,10 @@ import java.net.SocketAddress;
 /**
  * A connected channel without a socket, for figure 3: it is active from registration until closed, and its "socket"
  * takes every flushed byte at once. A million of them fit in a heap where a million LocalChannel pairs would not,
- * and they run the real pipeline, outbound buffer and write promises. Event-loop confined like any channel.
+ * and they run the real pipeline, outbound buffer and write promises. Event-loop confined like any channel. Not
+ * final: {@link HttpBench} counts the bytes its "socket" takes.
  */
-final class SimChannel extends AbstractChannel {
+class SimChannel extends AbstractChannel {
 
     private static final ChannelMetadata METADATA = new ChannelMetadata(false);
 
@@ -23,6 +24,11 @@ final class SimChannel extends AbstractChannel {
 
     SimChannel() {
         super(null);
+    }
+
+    /** A channel accepted by {@code parent}, as a server's child channel is. */
+    SimChannel(io.netty.channel.Channel parent) {
+        super(parent);
     }
 
     @Override
