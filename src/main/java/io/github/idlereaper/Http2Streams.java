@@ -54,6 +54,42 @@ final class Http2Streams extends Http2ConnectionAdapter {
         http.streams(connection.numActiveStreams());
     }
 
+    /** The PING that follows the first of a retirement's two GOAWAYs: "idle-reaper" in hex speak, roughly. */
+    static final long RETIRE_PING = 0x1D1E_4EA9_E400_0001L;
+
+    /**
+     * A retirement's GOAWAYs, as gRPC's server sends them for its max connection age: first GOAWAY NO_ERROR with last
+     * stream id 2³¹−1 and a PING, so the peer stops opening streams and none it opened meanwhile is refused; then,
+     * {@link Retirement#H2_SECOND_GOAWAY_NANOS} after {@code due}, GOAWAY with the last stream the peer opened.
+     * Returns when to look again for the second, or {@code Long.MAX_VALUE} once both went out (or a GOAWAY of the
+     * HTTP layer's did), or there is no HTTP/2 handler.
+     */
+    static long retire(Channel ch, long due, long now) {
+        ChannelHandlerContext ctx = ch.pipeline().context(Http2ConnectionHandler.class);
+        if (ctx == null) {
+            return Long.MAX_VALUE;
+        }
+        Http2ConnectionHandler h = (Http2ConnectionHandler) ctx.handler();
+        Http2Connection c = h.connection();
+        long second = due + Retirement.H2_SECOND_GOAWAY_NANOS;
+        if (!c.goAwaySent()) {
+            h.goAway(ctx, Integer.MAX_VALUE, Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER, ctx.newPromise());
+            h.encoder().writePing(ctx, false, RETIRE_PING, ctx.newPromise());
+            ctx.flush();
+            return second;
+        }
+        if (c.remote().lastStreamKnownByPeer() != Integer.MAX_VALUE) {
+            return Long.MAX_VALUE;
+        }
+        if (now - second < 0) {
+            return second;
+        }
+        h.goAway(ctx, c.remote().lastStreamCreated(), Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
+                ctx.newPromise());
+        ctx.flush();
+        return Long.MAX_VALUE;
+    }
+
     /**
      * Writes and flushes GOAWAY NO_ERROR through {@code ch}'s connection handler, with {@code lastStreamId} (-1: the
      * last the peer opened); null when there is no handler or a GOAWAY went out already.

@@ -98,8 +98,13 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
     static final int STREAMS = 1 << 10;
     /** Data came before any codec was found: the companion looks again after the read. */
     static final int LOOKING = 1 << 11;
-    /** Responses to decoded requests not yet written to their end (pipelining), from bit 12. */
-    static final int OUT_SHIFT = 12;
+    /**
+     * The connection retires (its age, a drain): the response in flight or the next says {@code Connection: close}
+     * and is its last.
+     */
+    static final int RETIRE = 1 << 12;
+    /** Responses to decoded requests not yet written to their end (pipelining), from bit 13. */
+    static final int OUT_SHIFT = 13;
     static final int OUT_ONE = 1 << OUT_SHIFT;
     static final int OUT_MAX = -1 >>> OUT_SHIFT;
 
@@ -350,12 +355,23 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         int out = b >>> OUT_SHIFT;
         b |= STARTED;
         int max = settings().maxRequests;
-        if (max > 0 && out > 0 && requests - out + 1 >= max) {
+        if ((b & RETIRE) != 0 && out > 0) {
             b |= LAST;
             try {
                 HttpUtil.setKeepAlive(r, false);
             } catch (UnsupportedOperationException readOnly) {
                 // The host's headers cannot change: the close after the flush still comes.
+            }
+        } else if (max > 0 && out > 0 && requests - out + 1 >= max) {
+            if (!reaper.core().lifecycle().dryRun) {
+                b |= LAST;
+                try {
+                    HttpUtil.setKeepAlive(r, false);
+                } catch (UnsupportedOperationException readOnly) {
+                    // The host's headers cannot change: the close after the flush still comes.
+                }
+            } else if (requests - out + 1 == max) {
+                b |= LAST; // a dry run reports the limit once, and changes no header
             }
         }
         bits = b;
@@ -386,10 +402,17 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
     private void flushed() {
         int b = bits & ~FLUSH_PENDING;
         bits = b;
+        if ((b & (LAST | RETIRE)) == (LAST | RETIRE)) {
+            Retirement.reapNow(reaper);
+            return;
+        }
         if ((b & LAST) != 0) {
             int max = settings().maxRequests;
             reaper.reapNow(ReapReason.MAX_REQUESTS, 0, 0, max, max);
-            return;
+            if (!reaper.core().lifecycle().dryRun) {
+                return;
+            }
+            bits = b &= ~LAST; // a dry run only reported it: the connection goes on
         }
         if ((b >>> OUT_SHIFT) == 0) {
             int phase = b & PHASE;
@@ -440,7 +463,8 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
     /** The peer opened its {@code ordinal}th stream, {@code id}. */
     void streamOpened(int id, int ordinal) {
         int max = settings().maxRequests;
-        if (max > 0 && ordinal >= max && (reaper.state & ReaperHandler.REAPING) == 0) {
+        if (max > 0 && (ordinal == max || ordinal > max && !reaper.core().lifecycle().dryRun)
+                && (reaper.state & ReaperHandler.REAPING) == 0) {
             requests = id;
             reaper.reapNow(ReapReason.MAX_REQUESTS, 0, 0, max, max);
         }
@@ -588,7 +612,8 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         if (phase < WAIT || phase > BODY) {
             return null;
         }
-        if (reason == ReapReason.MAX_REQUESTS) {
+        if (reason == ReapReason.MAX_REQUESTS
+                || (b & LAST) != 0 && (reason == ReapReason.MAX_AGE || reason == ReapReason.DRAIN)) {
             return reaperCtx.writeAndFlush(Unpooled.EMPTY_BUFFER);
         }
         boolean answer = (reason == ReapReason.REQUEST_HEADER_TIMEOUT && phase == HEAD)
@@ -608,6 +633,23 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
         // From here, so that the codec's encoder ahead of the companion encodes it and no host handler sees it.
         return mine.writeAndFlush(timeout);
+    }
+
+    /**
+     * The connection retires from {@code due} (its age, a drain), and is told so: HTTP/1.1 marks the response in
+     * flight, or the next, as the last ({@code Connection: close}); HTTP/2 sends its two GOAWAYs
+     * ({@link Http2Streams#retire}). Returns when to look again, or {@code Long.MAX_VALUE}.
+     */
+    long retire(long due, long now) {
+        int b = bits;
+        int phase = b & PHASE;
+        if (phase == H2) {
+            return Http2Streams.retire(reaper.ctx.channel(), due, now);
+        }
+        if (phase >= WAIT && phase <= BODY) {
+            bits = b | RETIRE;
+        }
+        return Long.MAX_VALUE;
     }
 
     /** HTTP/2's goodbye for a reason that HTTP itself did not decide (idle timers, heartbeat), when no one else said one. */

@@ -70,6 +70,7 @@ public final class IdleReaper {
         core.heartbeat(b.builtHeartbeat, b.peerPingMin.toNanos());
         core.heartbeatIsActivity(Boolean.TRUE.equals(b.heartbeatIsActivitySet));
         core.http(b.builtHttp);
+        core.lifecycle(b.builtLifecycle);
     }
 
     /** Returns a new builder. */
@@ -160,6 +161,25 @@ public final class IdleReaper {
     /** How long a reaped connection may take to flush its goodbye before it is closed regardless. */
     public Duration goodbyeTimeout() {
         return goodbyeTimeout;
+    }
+
+    /**
+     * Drains every connection the reaper watches, gracefully ({@link ReapReason#DRAIN}): each gets its protocol's
+     * goodbye at its own moment within the builder's {@link Builder#drainSpread} (HTTP/1.1 {@code Connection:
+     * close}, HTTP/2 GOAWAY, WebSocket Close 1001, MQTT 5 DISCONNECT 0x8B Server shutting down, a line protocol's
+     * goodbye), its work in flight may finish within {@code grace}, and then it is closed. The returned future
+     * completes when the last connection the reaper watches has closed: at most the spread plus the grace (plus a
+     * tick and the goodbye timeout) after the call. Connections accepted while draining are drained at once, so
+     * stop accepting first (close the server channel). A second call returns the first drain's future. Thread-safe.
+     *
+     * <p>A server's stop sequence: close the server channel, {@code reaper.drain(grace).get()}, then
+     * {@code shutdownGracefully()} the event loop groups (docs/lifecycle.md).
+     *
+     * @throws NullPointerException if {@code grace} is null
+     * @throws IllegalArgumentException if {@code grace} is negative or longer than 30 days
+     */
+    public java.util.concurrent.CompletableFuture<Void> drain(Duration grace) {
+        return core.drain(Checks.timeout("grace", grace).toNanos());
     }
 
     /** A snapshot of the reaper's counters. Thread-safe. */
@@ -386,6 +406,18 @@ public final class IdleReaper {
         private int maxRequests = DEFAULT_MAX_REQUESTS;
         private boolean maxRequestsSet;
         private HttpSettings builtHttp;
+        private Duration halfCloseTimeout = Duration.ZERO;
+        private boolean halfCloseSet;
+        private Boolean dryRunSet;
+        private Duration maxAge = Duration.ZERO;
+        private boolean maxAgeSet;
+        private double ageJitter = LifecycleSettings.DEFAULT_AGE_JITTER;
+        private boolean ageJitterSet;
+        private Duration ageGrace = LifecycleSettings.DEFAULT_AGE_GRACE;
+        private boolean ageGraceSet;
+        private Duration drainSpread = Duration.ZERO;
+        private boolean drainSpreadSet;
+        private LifecycleSettings builtLifecycle = LifecycleSettings.NONE;
 
         private Builder() {
         }
@@ -783,6 +815,117 @@ public final class IdleReaper {
         }
 
         /**
+         * Closes a connection whose peer shut its output (a FIN: a half-close) once it has had no outbound activity
+         * and no work in flight for this long ({@link ReapReason#HALF_CLOSED}), like HAProxy's
+         * {@code timeout client-fin}. The timer starts at the FIN and again at each outbound write, and holds off
+         * while work is in flight or flushed bytes wait to be sent (the write-stall timeout covers a peer that
+         * stops reading). Only channels with {@code ChannelOption.ALLOW_HALF_CLOSURE} see a half-close: Netty
+         * closes the others itself at the FIN, and the reaper says so once, at WARN, on the first such channel.
+         * Default {@link Duration#ZERO}, disabled. Range: zero, or from the tick resolution to 30 days.
+         *
+         * @throws NullPointerException if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder halfCloseTimeout(Duration timeout) {
+            Checks.notSetTwice(halfCloseSet, "halfCloseTimeout", halfCloseTimeout);
+            halfCloseTimeout = Checks.timeout("halfCloseTimeout", timeout);
+            halfCloseSet = true;
+            return this;
+        }
+
+        /**
+         * A dry run: every timer and rule runs, and each decision to close is reported, but no goodbye is sent and
+         * nothing is closed. The {@link ReapEvent} (fired down the pipeline, with {@link ReapEvent#dryRun()} true),
+         * the {@link ReapListener}, the stats ({@link ReaperStats#wouldReap(ReapReason)}) and the DEBUG line
+         * ("would reap") see it, once per idle episode: again only after the connection was in use in between. Pings
+         * are still sent, so a heartbeat can be tried too. A kernel's dead-peer verdict is reported the same way; the
+         * socket has failed, and Netty may close it on its own. Use it to try new timeouts on production traffic
+         * before enforcing them. Default false.
+         *
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder dryRun(boolean dryRun) {
+            Checks.notSetTwice(dryRunSet != null, "dryRun", dryRunSet);
+            dryRunSet = dryRun;
+            return this;
+        }
+
+        /**
+         * A deadline from the accept after which a connection is retired ({@link ReapReason#MAX_AGE}), however
+         * active, like gRPC's {@code maxConnectionAge} and Envoy's {@code max_connection_duration}: clients
+         * reconnect, and a fleet rebalances after a deploy. Each connection's limit is jittered (see
+         * {@link #maxConnectionAgeJitter}). At its age the connection is told in its protocol's words: HTTP/1.1
+         * {@code Connection: close} on the response in flight or the next (closed at once with none in flight),
+         * HTTP/2 GOAWAY (last stream id 2³¹−1 with a PING, then the real last stream id), WebSocket Close 1001, MQTT
+         * 5 DISCONNECT 0x9C (Use another server), a line protocol's goodbye. Its work in flight may then finish
+         * within {@link #maxConnectionAgeGrace}. Default {@link Duration#ZERO}, disabled. Range: zero, or from the
+         * tick resolution to 30 days. Costs 24 bytes per connection while on (docs/lifecycle.md).
+         *
+         * @throws NullPointerException if {@code age} is null
+         * @throws IllegalArgumentException if {@code age} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder maxConnectionAge(Duration age) {
+            Checks.notSetTwice(maxAgeSet, "maxConnectionAge", maxAge);
+            maxAge = Checks.timeout("maxConnectionAge", age);
+            maxAgeSet = true;
+            return this;
+        }
+
+        /**
+         * The jitter of each connection's {@link #maxConnectionAge}, a fraction either way: the limit is drawn
+         * uniformly from {@code age × (1 − jitter)} to {@code age × (1 + jitter)}, so connections accepted together
+         * (after a deploy) do not all retire together. Default 0.1 (±10 %, as gRPC). Range: 0 (none) to 0.5. Needs
+         * {@link #maxConnectionAge}.
+         *
+         * @throws IllegalArgumentException if {@code jitter} is not between 0 and 0.5
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder maxConnectionAgeJitter(double jitter) {
+            Checks.notSetTwice(ageJitterSet, "maxConnectionAgeJitter", ageJitter);
+            if (!(jitter >= 0 && jitter <= LifecycleSettings.MAX_AGE_JITTER)) {
+                throw new IllegalArgumentException("maxConnectionAgeJitter must be between 0.0 and 0.5: " + jitter);
+            }
+            ageJitter = jitter;
+            ageJitterSet = true;
+            return this;
+        }
+
+        /**
+         * How long a connection at its {@link #maxConnectionAge} may finish its work in flight (HTTP requests and
+         * streams, {@code markBusy}) after it was told to go; then it is reaped regardless. Default 30 s. Range: zero
+         * (reaped at its age, with its goodbye) to 30 days. Needs {@link #maxConnectionAge}.
+         *
+         * @throws NullPointerException if {@code grace} is null
+         * @throws IllegalArgumentException if {@code grace} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder maxConnectionAgeGrace(Duration grace) {
+            Checks.notSetTwice(ageGraceSet, "maxConnectionAgeGrace", ageGrace);
+            ageGrace = Checks.timeout("maxConnectionAgeGrace", grace);
+            ageGraceSet = true;
+            return this;
+        }
+
+        /**
+         * Over how long {@link IdleReaper#drain} spreads its goodbyes: each connection gets its goodbye at its own
+         * moment in this window, so that a fleet's clients do not all reconnect at once (HAProxy's
+         * {@code close-spread-time}). A drain then takes at most this plus its grace. Default {@link Duration#ZERO}:
+         * every goodbye at once. Range: zero to 30 days.
+         *
+         * @throws NullPointerException if {@code spread} is null
+         * @throws IllegalArgumentException if {@code spread} is negative or longer than 30 days
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder drainSpread(Duration spread) {
+            Checks.notSetTwice(drainSpreadSet, "drainSpread", drainSpread);
+            drainSpread = Checks.timeout("drainSpread", spread);
+            drainSpreadSet = true;
+            return this;
+        }
+
+        /**
          * Builds the reaper.
          *
          * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
@@ -814,8 +957,15 @@ public final class IdleReaper {
                 httpSettings = new HttpSettings(keepAliveTimeout, requestHeaderTimeout, requestBodyTimeout,
                         maxRequests);
             }
-            Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb, httpSettings);
+            if ((ageJitterSet || ageGraceSet) && maxAge.isZero()) {
+                throw new IllegalStateException((ageJitterSet ? "maxConnectionAgeJitter" : "maxConnectionAgeGrace")
+                        + " needs maxConnectionAge: call maxConnectionAge(...) too");
+            }
+            LifecycleSettings life = new LifecycleSettings(halfCloseTimeout, Boolean.TRUE.equals(dryRunSet), maxAge,
+                    ageJitter, ageGrace, drainSpread);
+            Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb, httpSettings, life);
             t.checkAgainstTick(tick);
+            life.checkAgainstTick(tick);
             if (httpSettings != null) {
                 httpSettings.checkAgainstTick(tick);
             }
@@ -824,7 +974,9 @@ public final class IdleReaper {
             kernel.checkUserTimeoutCovers(t);
             builtHeartbeat = hb;
             builtHttp = httpSettings;
-            if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings() && httpSettings == null) {
+            builtLifecycle = life;
+            if (t.smallestEnabled().isZero() && !kernel.any() && !hb.pings() && httpSettings == null
+                    && life.smallestEnabled().isZero()) {
                 log.info("IdleReaper built with every idle timer disabled; enable one with updateTimeouts(...) "
                         + "(timeouts from the tick resolution, {})", tick);
             }
@@ -833,15 +985,20 @@ public final class IdleReaper {
 
         /**
          * The tick resolution a reaper chooses when none is set: a tenth of the smallest enabled timeout, heartbeat
-         * timeout or HTTP timeout, between 10 ms and 1 s; 100 ms when nothing is enabled.
+         * timeout, HTTP timeout or lifecycle timeout, between 10 ms and 1 s; 100 ms when nothing is enabled.
          */
-        static Duration defaultTick(IdleTimeouts t, Heartbeat hb, HttpSettings http) {
-            Duration extra = hb.pings() ? hb.timeout() : Duration.ZERO;
-            Duration h = http == null ? Duration.ZERO : http.smallestEnabled();
-            if (!h.isZero() && (extra.isZero() || h.compareTo(extra) < 0)) {
-                extra = h;
+        static Duration defaultTick(IdleTimeouts t, Heartbeat hb, HttpSettings http, LifecycleSettings life) {
+            Duration extra = smaller(hb.pings() ? hb.timeout() : Duration.ZERO,
+                    http == null ? Duration.ZERO : http.smallestEnabled());
+            return t.defaultTickResolution(smaller(extra, life.smallestEnabled()));
+        }
+
+        /** The smaller of two durations where zero means disabled. */
+        private static Duration smaller(Duration a, Duration b) {
+            if (a.isZero()) {
+                return b;
             }
-            return t.defaultTickResolution(extra);
+            return b.isZero() || a.compareTo(b) <= 0 ? a : b;
         }
 
         /** The HTTP layer speaks through Netty's optional HTTP codec module. */

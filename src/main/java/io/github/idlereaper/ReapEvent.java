@@ -21,6 +21,7 @@ public final class ReapEvent {
     private final int count;
     private final int of;
     private final Throwable cause;
+    private final boolean dryRun;
 
     ReapEvent(ReapReason reason, long idleNanos, long limitNanos) {
         this(reason, idleNanos, limitNanos, 0, 0);
@@ -36,12 +37,32 @@ public final class ReapEvent {
     }
 
     private ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of, Throwable cause) {
+        this(reason, idleNanos, limitNanos, count, of, cause, false);
+    }
+
+    private ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of, Throwable cause,
+            boolean dryRun) {
+        this.dryRun = dryRun;
         this.reason = Objects.requireNonNull(reason, "reason");
         this.idleNanos = idleNanos;
         this.limitNanos = limitNanos;
         this.count = count;
         this.of = of;
         this.cause = cause;
+    }
+
+    /** The same decision, marked as a dry run's: reported, and nothing closed. */
+    ReapEvent asDryRun() {
+        return new ReapEvent(reason, idleNanos, limitNanos, count, of, cause, true);
+    }
+
+    /**
+     * Whether this is a dry run's decision ({@link IdleReaper.Builder#dryRun(boolean)}): the reaper would have
+     * closed the connection for this reason, and did not; no goodbye was sent. A handler that acts on reap events
+     * (writes a last message, releases resources) should do nothing for a dry run's.
+     */
+    public boolean dryRun() {
+        return dryRun;
     }
 
     /**
@@ -121,6 +142,6 @@ public final class ReapEvent {
 
     @Override
     public String toString() {
-        return "ReapEvent(" + message() + ")";
+        return "ReapEvent(" + (dryRun ? "dry run: " : "") + message() + ")";
     }
 }

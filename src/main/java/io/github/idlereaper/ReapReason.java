@@ -74,7 +74,30 @@ public enum ReapReason {
      *
      * @see IdleReaper.Builder#maxRequestsPerConnection(int)
      */
-    MAX_REQUESTS("max requests");
+    MAX_REQUESTS("max requests"),
+    /**
+     * The peer shut its output (a FIN: {@code shutdown(SHUT_WR)}, a half-close) and the connection then had no
+     * outbound activity and no work in flight for the half-close timeout, like HAProxy's {@code timeout client-fin}.
+     * Only channels that allow half-closure see it ({@code ChannelOption.ALLOW_HALF_CLOSURE}); Netty closes the
+     * others itself at the FIN.
+     *
+     * @see IdleReaper.Builder#halfCloseTimeout(java.time.Duration)
+     */
+    HALF_CLOSED("half-closed"),
+    /**
+     * The connection reached its age limit ({@link IdleReaper.Builder#maxConnectionAge}, jittered), was told to go
+     * in its protocol's words, and was closed when its work in flight was done or the grace ran out. In the event,
+     * {@link ReapEvent#idleFor()} is the connection's age and {@link ReapEvent#limit()} its jittered limit.
+     *
+     * @see IdleReaper.Builder#maxConnectionAge(java.time.Duration)
+     */
+    MAX_AGE("max age"),
+    /**
+     * The reaper was drained ({@link IdleReaper#drain}): the connection got its goodbye and was closed when its work
+     * in flight was done or the grace ran out. In the event, {@link ReapEvent#idleFor()} is the time since the drain
+     * began and {@link ReapEvent#limit()} the grace.
+     */
+    DRAIN("drain");
 
     private final String label;
 

@@ -41,6 +41,10 @@ final class ReaperCore {
             bound -> java.util.concurrent.ThreadLocalRandom.current().nextLong(bound);
     /** The HTTP layer's options, or null when it is off; set once, while the reaper is built. */
     private volatile HttpSettings http;
+    /** The lifecycle options (half-close, dry run); set once, while the reaper is built. */
+    private volatile LifecycleSettings lifecycle = LifecycleSettings.NONE;
+    /** The drain under way ({@link IdleReaper#drain}), or null. */
+    private volatile ReaperDrain drain;
     /** Whether recognised heartbeat frames count as activity after all (the builder's heartbeatIsActivity). */
     private volatile boolean heartbeatIsActivity;
     /** Warnings given once per reaper (a racy check: at worst a second line). */
@@ -50,11 +54,14 @@ final class ReaperCore {
     volatile boolean warnedPingFailure;
     volatile boolean warnedNotReady;
     volatile boolean warnedNoHttpCodec;
+    volatile boolean warnedNoHalfClosure;
 
     private final ConcurrentHashMap<EventExecutor, LoopWheel> wheels = new ConcurrentHashMap<>();
     private final LongAdder open = new LongAdder();
     private final LongAdder opened = new LongAdder();
     private final LongAdder[] reaped = new LongAdder[REASONS.length];
+    /** A dry run's decisions, by reason. */
+    private final LongAdder[] wouldReap = new LongAdder[REASONS.length];
     /** The lag figures of wheels dropped with their event loops. */
     private final LongAdder retiredLateReaps = new LongAdder();
     private volatile long retiredMaxLag;
@@ -74,6 +81,7 @@ final class ReaperCore {
         this.settings = new Settings(timeouts, tickNanos);
         for (int i = 0; i < reaped.length; i++) {
             reaped[i] = new LongAdder();
+            wouldReap[i] = new LongAdder();
         }
         this.nextSummary = new AtomicLong(ticker.read() + SUMMARY_NANOS);
     }
@@ -124,6 +132,42 @@ final class ReaperCore {
             } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
                 // That loop is shutting down; the others still take the new values.
             }
+        }
+    }
+
+    /** The drain under way, or null. */
+    ReaperDrain drain() {
+        return drain;
+    }
+
+    /**
+     * Starts draining every connection (once: a second call returns the first drain's future): each wheel visits
+     * all its entries at once, in slices, and each connection retires at its place in the spread.
+     */
+    synchronized java.util.concurrent.CompletableFuture<Void> drain(long graceNanos) {
+        ReaperDrain d = drain;
+        if (d != null) {
+            return d.done;
+        }
+        d = new ReaperDrain(ticker.read(), graceNanos, lifecycle.drainSpreadNanos);
+        drain = d;
+        log.info("IdleReaper draining {} connections: goodbyes spread over {}ms, then up to {}ms of grace each",
+                open.sum(), TimeUnit.NANOSECONDS.toMillis(d.spreadNanos), TimeUnit.NANOSECONDS.toMillis(graceNanos));
+        for (var e : wheels.entrySet()) {
+            LoopWheel w = e.getValue();
+            try {
+                e.getKey().execute(w::revisitAll);
+            } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                // That loop is shutting down, and its channels with it.
+            }
+        }
+        completeDrainIfEmpty(d);
+        return d.done;
+    }
+
+    private void completeDrainIfEmpty(ReaperDrain d) {
+        if (d != null && !d.done.isDone() && open.sum() <= 0) {
+            d.done.complete(null);
         }
     }
 
@@ -203,6 +247,30 @@ final class ReaperCore {
 
     void http(HttpSettings h) {
         http = h;
+    }
+
+    LifecycleSettings lifecycle() {
+        return lifecycle;
+    }
+
+    void lifecycle(LifecycleSettings l) {
+        lifecycle = l;
+    }
+
+    /**
+     * Warns once per reaper when the half-close timeout is set and {@code ch} does not allow half-closure: Netty
+     * closes such a channel itself at the peer's FIN, so the timeout never runs there.
+     */
+    void checkHalfClosure(Channel ch) {
+        if (lifecycle.halfCloseNanos == 0 || warnedNoHalfClosure
+                || Boolean.TRUE.equals(ch.config().getOption(io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE))) {
+            return;
+        }
+        warnedNoHalfClosure = true;
+        log.warn("{} halfCloseTimeout is set, but the channel does not allow half-closure "
+                + "(ChannelOption.ALLOW_HALF_CLOSURE is false): Netty closes it itself at the peer's FIN, so the "
+                + "timeout never runs; set childOption(ChannelOption.ALLOW_HALF_CLOSURE, true) to use it "
+                + "(logged once per reaper)", ch);
     }
 
     /** Warns once per reaper that the HTTP layer found no HTTP codec where data flows, and stopped there. */
@@ -295,13 +363,15 @@ final class ReaperCore {
 
     void closed() {
         open.decrement();
+        completeDrainIfEmpty(drain);
     }
 
     /** Counts, tells the listener and logs one reap. Runs on the channel's event loop. */
     void reaped(Channel ch, ReapEvent event) {
-        reaped[event.reason().ordinal()].increment();
+        (event.dryRun() ? wouldReap : reaped)[event.reason().ordinal()].increment();
         if (log.isDebugEnabled()) {
-            log.debug("reaped {} remote={}: {}", ch.id().asShortText(), ch.remoteAddress(), event.message());
+            log.debug("{} {} remote={}: {}", event.dryRun() ? "would reap" : "reaped", ch.id().asShortText(),
+                    ch.remoteAddress(), event.message());
         }
         if (listener != null) {
             try {
@@ -314,8 +384,10 @@ final class ReaperCore {
 
     ReaperStats stats() {
         EnumMap<ReapReason, Long> byReason = new EnumMap<>(ReapReason.class);
+        EnumMap<ReapReason, Long> wouldBy = new EnumMap<>(ReapReason.class);
         for (ReapReason r : REASONS) {
             byReason.put(r, reaped[r.ordinal()].sum());
+            wouldBy.put(r, wouldReap[r.ordinal()].sum());
         }
         long maxLag = 0;
         long lateReaps = 0;
@@ -326,7 +398,7 @@ final class ReaperCore {
         maxLag = Math.max(maxLag, retiredMaxLag);
         lateReaps += retiredLateReaps.sum();
         return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
-                maxLag, lateReaps);
+                maxLag, lateReaps, wouldBy);
     }
 
     /** Logs at INFO what was reaped since the last summary, at most once a minute. Called by every wheel run. */

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPipelineException;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.time.Duration;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -97,7 +98,17 @@ final class ReaperHandler extends WheelEntry {
      * the request's header deadline, and clears the bit.
      */
     static final int HTTP_WAIT = 1 << 18;
-    static final int BUSY_SHIFT = 19;
+    /**
+     * The peer shut its output (a FIN) and the channel allows half-closure: the half-close timeout runs, from the
+     * FIN ({@link #liveStamp} is set to it; no byte comes in after it) and from the last outbound activity.
+     */
+    static final int HALF_CLOSED = 1 << 19;
+    /**
+     * A dry run reported a decision for this idle episode; the next visit where no deadline has run out (the
+     * connection was in use since) clears it, and only then is a decision reported again.
+     */
+    static final int DRY_SEEN = 1 << 20;
+    static final int BUSY_SHIFT = 21;
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
@@ -123,7 +134,7 @@ final class ReaperHandler extends WheelEntry {
     int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     int outTick;
-    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..17), from bit 18 the busy count. */
+    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..20), from bit 21 the busy count. */
     int state;
     /**
      * While PROBING, the stamp of the last ping. While REAPING, the stamp of the goodbye's write, from which the
@@ -152,16 +163,68 @@ final class ReaperHandler extends WheelEntry {
         return c instanceof ChannelOverride ? (ChannelOverride) c : null;
     }
 
-    /** The core or the override, past an HTTP companion. */
+    /** The core or the override, past an HTTP companion and a {@link ChannelLife}. */
     private Object base() {
         Object c = core;
-        return c instanceof ReaperCore || c instanceof ChannelOverride ? c : ((HttpCompanion) c).base;
+        if (c instanceof ReaperCore || c instanceof ChannelOverride) {
+            return c;
+        }
+        if (!(c instanceof ChannelLife)) {
+            c = ((HttpCompanion) c).base;
+        }
+        return c instanceof ChannelLife ? ((ChannelLife) c).base : c;
     }
 
     /** This channel's HTTP companion, or null (checked in an order that loads its class only when there is one). */
     HttpCompanion http() {
         Object c = core;
-        return c instanceof ReaperCore || c instanceof ChannelOverride ? null : (HttpCompanion) c;
+        return c instanceof ReaperCore || c instanceof ChannelOverride || c instanceof ChannelLife ? null
+                : (HttpCompanion) c;
+    }
+
+    /** This channel's age, or null when the reaper has no age limit. */
+    ChannelLife life() {
+        Object c = core;
+        if (c instanceof ReaperCore || c instanceof ChannelOverride) {
+            return null;
+        }
+        if (!(c instanceof ChannelLife)) {
+            c = ((HttpCompanion) c).base;
+        }
+        return c instanceof ChannelLife ? (ChannelLife) c : null;
+    }
+
+    /** Replaces the core or the override, keeping an HTTP companion and a {@link ChannelLife} in front of it. */
+    private void base(Object next) {
+        ChannelLife life = life();
+        if (life != null) {
+            life.base = next;
+            return;
+        }
+        HttpCompanion http = http();
+        if (http != null) {
+            http.base = next;
+        } else {
+            core = next;
+        }
+    }
+
+    /** Starts this channel's age from the stamp {@code now} of its wheel, with a jitter drawn now. */
+    private void startAge(int now) {
+        ReaperCore c = core();
+        LifecycleSettings l = c.lifecycle();
+        if (l.maxAgeNanos == 0) {
+            return;
+        }
+        ChannelLife old = life();
+        int ageTicks = old != null ? old.ageTicks : l.ageTicks(wheel.tickNanos(), c::jitterTicks);
+        ChannelLife fresh = new ChannelLife(base(), now, ageTicks);
+        HttpCompanion http = http();
+        if (http != null) {
+            http.base = fresh;
+        } else {
+            core = fresh;
+        }
     }
 
     /** What {@code core} holds, for a companion that takes its place. */
@@ -273,9 +336,26 @@ final class ReaperHandler extends WheelEntry {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         boolean dead = countKernelClose(cause);
         ctx.fireExceptionCaught(cause);
-        if (dead) {
+        if (dead && !core().lifecycle().dryRun) {
             ctx.channel().close();
         }
+    }
+
+    /** The peer's FIN on a channel that allows half-closure: the half-close timeout starts. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt == ChannelInputShutdownEvent.INSTANCE && (state & (IN_WHEEL | HALF_CLOSED)) == IN_WHEEL) {
+            long halfClose = core().lifecycle().halfCloseNanos;
+            if (halfClose > 0) {
+                state |= HALF_CLOSED;
+                // The FIN is the last thing the peer sends: its moment is the liveness stamp from here on.
+                liveStamp = wheel.stamp;
+                if ((state & REAPING) == 0) {
+                    wheel.visitBy(this, wheel.nextTickStart() + halfClose);
+                }
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     /**
@@ -299,6 +379,9 @@ final class ReaperHandler extends WheelEntry {
         }
         state |= DEAD_PEER;
         ReapEvent event = new ReapEvent(quiet, core().kernel().deadPeerLimit().toNanos(), cause);
+        if (core().lifecycle().dryRun) {
+            event = event.asDryRun();
+        }
         ctx.fireUserEventTriggered(event);
         core().reaped(ctx.channel(), event);
         return true;
@@ -443,6 +526,7 @@ final class ReaperHandler extends WheelEntry {
             state |= CUSTOM_SIZES;
         }
         core().checkFirst(ch, this);
+        core().checkHalfClosure(ch);
         joinWheel(wheel);
         core().opened();
     }
@@ -461,6 +545,8 @@ final class ReaperHandler extends WheelEntry {
         writeStamp = now;
         outTick = now;
         liveStamp = HeartbeatLogic.firstLiveStamp(core(), w, settings(), now);
+        // The age restarts with the clocks on a move to another loop: later, never earlier.
+        startAge(now);
         HttpCompanion http = http();
         if (http != null) {
             http.restart(now);
@@ -520,6 +606,13 @@ final class ReaperHandler extends WheelEntry {
             readStamp = now;
             writeStamp = now;
             long smallest = settings().smallestIdle;
+            if ((state & HALF_CLOSED) != 0) {
+                smallest = shorter(smallest, core().lifecycle().halfCloseNanos);
+            }
+            if (Retirement.due(this) && (state & REAPING) == 0) {
+                // Retiring (age or drain) and waiting for its work: that was the last of it.
+                smallest = 1;
+            }
             if (smallest > 0 && (state & REAPING) == 0) {
                 // While busy the entry may be parked far ahead: the first idle deadline may now come first.
                 wheel.visitBy(this, wheel.nextTickStart() + smallest);
@@ -562,7 +655,8 @@ final class ReaperHandler extends WheelEntry {
         long stallAt = Long.MAX_VALUE;
         long writeUb = Long.MIN_VALUE;
         boolean waiting = false;
-        if (s.watchesOutbound) {
+        boolean halfClosed = (state & HALF_CLOSED) != 0;
+        if (s.watchesOutbound || halfClosed) {
             if (ledger != 0 || (state & OUT_EMPTY) == 0) {
                 // Otherwise nothing was written since the buffer was last seen empty: it still is, and the
                 // channel's buffer (three objects away) need not be touched.
@@ -589,6 +683,8 @@ final class ReaperHandler extends WheelEntry {
         long readAt = Long.MAX_VALUE;
         long writeAt = Long.MAX_VALUE;
         long allAt = Long.MAX_VALUE;
+        long halfAt = Long.MAX_VALUE;
+        long halfClose = halfClosed ? core().lifecycle().halfCloseNanos : 0;
         if ((state >>> BUSY_SHIFT) == 0) {
             long readUb = s.readIdle > 0 || s.allIdle > 0 ? w.upperBound(readStamp) : 0;
             if (s.readIdle > 0) {
@@ -599,6 +695,10 @@ final class ReaperHandler extends WheelEntry {
             }
             if (s.allIdle > 0 && !waiting) {
                 allAt = Math.max(readUb, writeUb) + s.allIdle;
+            }
+            if (halfClose > 0 && !waiting) {
+                // From the FIN (the liveness stamp) and from the last outbound activity.
+                halfAt = Math.max(w.upperBound(liveStamp), writeUb) + halfClose;
             }
         }
         HttpCompanion http = http();
@@ -632,6 +732,26 @@ final class ReaperHandler extends WheelEntry {
             at = httpAt;
             limit = http.limit(reason);
         }
+        if (halfAt - now <= 0 && halfAt < at) {
+            reason = ReapReason.HALF_CLOSED;
+            at = halfAt;
+            limit = halfClose;
+        }
+        long retireAt = Long.MAX_VALUE;
+        if (reason == null && Retirement.on(core())) {
+            retireAt = Retirement.visit(this, w, now);
+            if (retireAt == Retirement.REAP_AGE || retireAt == Retirement.REAP_DRAIN) {
+                if (waitsForIo(w, deferred, http != null)) {
+                    return LoopWheel.AFTER_IO;
+                }
+                ReaperDrain drain = core().drain();
+                if (retireAt == Retirement.REAP_DRAIN) {
+                    return reap(ReapReason.DRAIN, now - drain.startNanos, drain.graceNanos, now, 0, 0);
+                }
+                long ageLimit = Retirement.ageLimit(this);
+                return reap(ReapReason.MAX_AGE, ageLimit + Math.max(0, now - life().ageAt(w)), ageLimit, now, 0, 0);
+            }
+        }
         if (reason != null) {
             if (waitsForIo(w, deferred, reason == ReapReason.KEEPALIVE_TIMEOUT)) {
                 return LoopWheel.AFTER_IO;
@@ -652,7 +772,10 @@ final class ReaperHandler extends WheelEntry {
             }
             next = Math.min(next, hbAt);
         }
-        return Math.min(Math.min(next, httpAt), Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
+        // Nothing has run out: a dry run's episode, if one was reported, is over.
+        state &= ~DRY_SEEN;
+        return Math.min(Math.min(Math.min(next, httpAt), Math.min(halfAt, retireAt)),
+                Math.min(Math.min(stallAt, readAt), Math.min(writeAt, allAt)));
     }
 
     /**
@@ -705,12 +828,7 @@ final class ReaperHandler extends WheelEntry {
             log.warn("{} override refused: {}", ctx.channel(), e.getMessage());
             return;
         }
-        HttpCompanion http = http();
-        if (http != null) {
-            http.base = next;
-        } else {
-            core = next;
-        }
+        base(next);
         if (heartbeat != null && (state & REAPING) == 0) {
             state &= ~(PINGS_MASK | MARK_MASK);
             pingTick = -1;
@@ -737,6 +855,9 @@ final class ReaperHandler extends WheelEntry {
         Channel ch = ctx.channel();
         if (!ch.isActive()) {
             return LoopWheel.DETACH; // already closing; channelInactive follows
+        }
+        if (core().lifecycle().dryRun) {
+            return wouldReap(ch, reason, idleNanos, limitNanos, now, count, of);
         }
         state |= REAPING;
         wheel.countClose();
@@ -787,6 +908,43 @@ final class ReaperHandler extends WheelEntry {
         // at the next visit if the flush does not finish within the goodbye timeout.
         ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         return awaitGoodbye(now, goodbye);
+    }
+
+    /**
+     * A dry run's decision: reported once per idle episode (the event down the pipeline, the listener, the stats
+     * and the DEBUG line), and nothing said or closed. The entry is looked at again within half the shortest limit,
+     * so that a visit sees the episode end (nothing run out) before a new one could run out.
+     */
+    private long wouldReap(Channel ch, ReapReason reason, long idleNanos, long limitNanos, long now, int count,
+            int of) {
+        if ((state & DRY_SEEN) == 0) {
+            state |= DRY_SEEN;
+            ReapEvent event = new ReapEvent(reason, idleNanos, limitNanos, count, of).asDryRun();
+            ctx.fireUserEventTriggered(event);
+            core().reaped(ch, event);
+        }
+        return now + dryRunRecheck();
+    }
+
+    /** Half the shortest enabled limit of this channel, and at least the tick resolution. */
+    private long dryRunRecheck() {
+        Settings s = settings();
+        long shortest = s.smallestIdle;
+        shortest = shorter(shortest, s.writeStall);
+        shortest = shorter(shortest, s.pingInterval > 0 ? s.pingTimeout : 0);
+        shortest = shorter(shortest, core().lifecycle().halfCloseNanos);
+        HttpSettings h = core().http();
+        shortest = shorter(shortest, h == null ? 0 : h.smallestEnabled().toNanos());
+        long tick = core().tickNanos() * 2;
+        return Math.max(tick, shortest / 2);
+    }
+
+    /** The smaller of two limits where 0 means disabled. */
+    private static long shorter(long a, long b) {
+        if (a == 0) {
+            return b;
+        }
+        return b == 0 ? a : Math.min(a, b);
     }
 
     /**

@@ -20,9 +20,11 @@ public final class ReaperStats {
     private final long tcpMismatches;
     private final long maxLoopLagNanos;
     private final long reapsAfterLoopLag;
+    private final Map<ReapReason, Long> wouldReap;
 
     ReaperStats(long open, long opened, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
-            long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag) {
+            long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag, EnumMap<ReapReason, Long> wouldReap) {
+        this.wouldReap = Collections.unmodifiableMap(new EnumMap<>(wouldReap));
         this.maxLoopLagNanos = maxLoopLagNanos;
         this.reapsAfterLoopLag = reapsAfterLoopLag;
         this.open = open;
@@ -96,10 +98,33 @@ public final class ReaperStats {
         return reapsAfterLoopLag;
     }
 
+    /**
+     * A dry run's decisions for {@code reason} since the reaper was built: connections it would have closed, each
+     * counted once per idle episode ({@link IdleReaper.Builder#dryRun(boolean)}). Zero outside a dry run.
+     */
+    public long wouldReap(ReapReason reason) {
+        return wouldReap.get(reason);
+    }
+
+    /** A dry run's decisions by reason, every reason present (an immutable map). */
+    public Map<ReapReason, Long> wouldReapByReason() {
+        return wouldReap;
+    }
+
+    /** A dry run's decisions, all reasons together. */
+    public long wouldReapTotal() {
+        long sum = 0;
+        for (long n : wouldReap.values()) {
+            sum += n;
+        }
+        return sum;
+    }
+
     @Override
     public String toString() {
         return "ReaperStats(open=" + open + ", opened=" + opened + ", reaped=" + reaped
                 + (tcpSettings.isEmpty() ? "" : ", tcp=" + tcpSettings.values() + ", tcpMismatches=" + tcpMismatches)
-                + ", maxLoopLag=" + maxLoopLag().toMillis() + "ms, reapsAfterLoopLag=" + reapsAfterLoopLag + ")";
+                + ", maxLoopLag=" + maxLoopLag().toMillis() + "ms, reapsAfterLoopLag=" + reapsAfterLoopLag
+                + (wouldReapTotal() == 0 ? "" : ", wouldReap=" + wouldReap) + ")";
     }
 }

@@ -36,7 +36,8 @@ import java.time.Duration;
  *
  * <p>On a client (a channel without a parent) the ping is PINGREQ, so {@code install(Bootstrap)} keeps a client
  * connection alive with a real heartbeat interval. The goodbye, for MQTT 5 only, is DISCONNECT with reason code
- * 0x8D (keep alive timeout) after an idle or heartbeat reap; MQTT 3.1.1 has no server DISCONNECT.
+ * 0x8D (keep alive timeout) after an idle or heartbeat reap, 0x9C (use another server) at the connection's max age
+ * and 0x8B (server shutting down) in a drain; MQTT 3.1.1 has no server DISCONNECT.
  *
  * <p>Immutable and thread-safe; use {@link #INSTANCE}.
  */
@@ -47,6 +48,13 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
 
     /** MQTT 5's DISCONNECT reason code "Keep Alive timeout". */
     public static final byte KEEP_ALIVE_TIMEOUT = (byte) 0x8D;
+    /** MQTT 5's DISCONNECT reason code "Server shutting down", said for a drain. */
+    public static final byte SERVER_SHUTTING_DOWN = (byte) 0x8B;
+    /**
+     * MQTT 5's DISCONNECT reason code "Use another server", said at the connection's max age: the client should
+     * reconnect, perhaps elsewhere, which is what an age limit is for (rebalancing); the server is not going away.
+     */
+    public static final byte USE_ANOTHER_SERVER = (byte) 0x9C;
 
     /** The protocol level the client's CONNECT declared (4 for 3.1.1, 5 for 5). */
     static final AttributeKey<Integer> VERSION = AttributeKey.valueOf(MqttHeartbeat.class, "version");
@@ -68,6 +76,12 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
         if (reason == ReapReason.READ_IDLE || reason == ReapReason.ALL_IDLE
                 || reason == ReapReason.HEARTBEAT_TIMEOUT) {
             return MqttMessageBuilders.disconnect().reasonCode(KEEP_ALIVE_TIMEOUT).build();
+        }
+        if (reason == ReapReason.MAX_AGE) {
+            return MqttMessageBuilders.disconnect().reasonCode(USE_ANOTHER_SERVER).build();
+        }
+        if (reason == ReapReason.DRAIN) {
+            return MqttMessageBuilders.disconnect().reasonCode(SERVER_SHUTTING_DOWN).build();
         }
         return null;
     }

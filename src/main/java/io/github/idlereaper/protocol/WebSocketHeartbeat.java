@@ -51,9 +51,18 @@ public final class WebSocketHeartbeat implements HeartbeatProtocol {
         if (!upgraded(channel)) {
             return null;
         }
-        return reason == ReapReason.PING_ABUSE
-                ? new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, "too many pings")
-                : new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "idle");
+        switch (reason) {
+            case PING_ABUSE:
+                return new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, "too many pings");
+            case READ_IDLE:
+            case WRITE_IDLE:
+            case ALL_IDLE:
+            case KEEPALIVE_TIMEOUT:
+                return new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "idle");
+            default:
+                // 1001 Going Away: the server ends this connection (its age, a drain, a missed heartbeat).
+                return new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, reason.label());
+        }
     }
 
     @Override
