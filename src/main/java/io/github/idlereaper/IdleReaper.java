@@ -417,6 +417,9 @@ public final class IdleReaper {
         private boolean ageGraceSet;
         private Duration drainSpread = Duration.ZERO;
         private boolean drainSpreadSet;
+        private int closeRate;
+        private int closeBurst;
+        private boolean closeRateSet;
         private LifecycleSettings builtLifecycle = LifecycleSettings.NONE;
 
         private Builder() {
@@ -926,6 +929,28 @@ public final class IdleReaper {
         }
 
         /**
+         * Limits the reaper's own closes to {@code perSecond} per event loop, in bursts of up to {@code burst} (a
+         * token bucket), for the reasons that can wait: the idle timers, keep-alive, half-close, age and drain. A
+         * close held back waits in order, counted in {@link ReaperStats#closesHeldBack()}, and comes as soon as the
+         * rate allows: with {@code n} closes due at once on a loop, the last comes up to {@code (n − burst) /
+         * perSecond} seconds late, which is part of its bound. Closes that free what a dead or hostile peer holds
+         * (write stall, dead peer, heartbeat timeout, ping abuse, the request header and body timeouts) and closes
+         * after a goodbye already sent (max requests) are never held. So 100,000 connections that reach their age in
+         * the same second close at this rate, not in one burst. Default: no limit. Range: {@code perSecond} and
+         * {@code burst} 1 to 1,000,000 (the burst is at least one tick's worth of closes).
+         *
+         * @throws IllegalArgumentException if either is out of range
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder closeRate(int perSecond, int burst) {
+            Checks.notSetTwice(closeRateSet, "closeRate", closeRate + "/s, burst " + closeBurst);
+            closeRate = Checks.range("closeRate perSecond", perSecond, 1, LifecycleSettings.MAX_CLOSE_RATE);
+            closeBurst = Checks.range("closeRate burst", burst, 1, LifecycleSettings.MAX_CLOSE_RATE);
+            closeRateSet = true;
+            return this;
+        }
+
+        /**
          * Builds the reaper.
          *
          * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
@@ -962,7 +987,7 @@ public final class IdleReaper {
                         + " needs maxConnectionAge: call maxConnectionAge(...) too");
             }
             LifecycleSettings life = new LifecycleSettings(halfCloseTimeout, Boolean.TRUE.equals(dryRunSet), maxAge,
-                    ageJitter, ageGrace, drainSpread);
+                    ageJitter, ageGrace, drainSpread, closeRate, closeBurst);
             Duration tick = tickResolution != null ? tickResolution : defaultTick(t, hb, httpSettings, life);
             t.checkAgainstTick(tick);
             life.checkAgainstTick(tick);

@@ -13,8 +13,10 @@ final class LifecycleSettings {
     static final double DEFAULT_AGE_JITTER = 0.1;
     static final double MAX_AGE_JITTER = 0.5;
 
+    static final int MAX_CLOSE_RATE = 1_000_000;
+
     static final LifecycleSettings NONE = new LifecycleSettings(Duration.ZERO, false, Duration.ZERO,
-            DEFAULT_AGE_JITTER, DEFAULT_AGE_GRACE, Duration.ZERO);
+            DEFAULT_AGE_JITTER, DEFAULT_AGE_GRACE, Duration.ZERO, 0, 0);
 
     /** How long a half-closed connection (the peer's FIN seen) may stay with nothing to do; 0 when off. */
     final long halfCloseNanos;
@@ -28,9 +30,15 @@ final class LifecycleSettings {
     final long ageGraceNanos;
     /** Over how long a drain spreads its goodbyes. */
     final long drainSpreadNanos;
+    /** The most closes per second per event loop for the reasons that can wait; 0 for no limit. */
+    final int closeRate;
+    /** The close rate's burst. */
+    final int closeBurst;
 
     LifecycleSettings(Duration halfClose, boolean dryRun, Duration maxAge, double ageJitter, Duration ageGrace,
-            Duration drainSpread) {
+            Duration drainSpread, int closeRate, int closeBurst) {
+        this.closeRate = closeRate;
+        this.closeBurst = closeBurst;
         this.halfCloseNanos = halfClose.toNanos();
         this.dryRun = dryRun;
         this.maxAgeNanos = maxAge.toNanos();

@@ -49,6 +49,11 @@ final class LoopWheel implements Runnable {
      * held up.
      */
     static final long AFTER_IO = Long.MIN_VALUE + 2;
+    /**
+     * Returned by {@link WheelEntry#expire} when a close that can wait found no token of the loop's close rate
+     * ({@link #takeCloseToken}): the entry waits, in order, until the rate lets it close, and is visited then.
+     */
+    static final long HOLD = Long.MIN_VALUE + 6;
 
     static final int BUCKETS = 512;
     private static final int BUCKET_MASK = BUCKETS - 1;
@@ -81,6 +86,21 @@ final class LoopWheel implements Runnable {
     private final Runnable afterIoTask = this::runAfterIo;
     /** Entries to visit again after the loop's next pass of I/O ({@link #AFTER_IO}). */
     private final WheelEntry afterIo = new Sentinel();
+    /** Closes held back by the close rate ({@link #HOLD}), first held first. */
+    private final WheelEntry held = new Sentinel();
+    /** Held entries the rate let go, each with a token paid for: visited first, and allowed to close. */
+    private final WheelEntry released = new Sentinel();
+    /** The close rate as the cost of one close in nanos of credit; 0 when closes are not rate-limited. */
+    private long closeCostNanos;
+    /** The most credit the bucket holds (its burst). */
+    private long creditCapNanos;
+    /** The bucket's credit, in nanos, as of {@link #lastRefill}. */
+    private long credit;
+    private long lastRefill;
+    /** The entry being visited came from {@link #released}: its close is paid for. */
+    private boolean grantedVisit;
+    /** Closes held back by the close rate since the wheel was made: written on the loop, read by the stats. */
+    private volatile long heldBack;
     /** {@link #afterIoTask} is scheduled and has not run yet. */
     private boolean afterIoPending;
     /** The ticks the last run processed started more than a tick before it: the loop was held up. */
@@ -160,6 +180,10 @@ final class LoopWheel implements Runnable {
         backlog.next = backlog;
         afterIo.prev = afterIo;
         afterIo.next = afterIo;
+        held.prev = held;
+        held.next = held;
+        released.prev = released;
+        released.next = released;
         for (int i = 1; i < SLOTS; i++) {
             WheelEntry slot = new Sentinel();
             slot.prev = slot;
@@ -196,6 +220,74 @@ final class LoopWheel implements Runnable {
     /** Counts a reap decided at a lagging visit. Event loop only. */
     void countLateReap() {
         lateReaps++;
+    }
+
+    /**
+     * Limits the closes that can wait to {@code perSecond} on this loop, with bursts of up to {@code burst} (a token
+     * bucket; the burst is at least one tick's worth of tokens, so that the rate holds at any tick). Set once,
+     * before any entry; 0 for no limit.
+     */
+    void closeRate(int perSecond, int burst) {
+        if (perSecond <= 0) {
+            closeCostNanos = 0;
+            return;
+        }
+        closeCostNanos = Math.max(1, 1_000_000_000L / perSecond);
+        long perTick = (tickNanos + closeCostNanos - 1) / closeCostNanos;
+        creditCapNanos = Math.max(burst, perTick + 1) * closeCostNanos;
+        credit = burst * closeCostNanos;
+        lastRefill = ticker.read();
+    }
+
+    /**
+     * For an entry that decided at its visit to close for a reason that can wait: whether the loop's close rate lets
+     * it close now. An entry the rate let go is paid for; others wait behind those held already. Event loop only.
+     */
+    boolean takeCloseToken(long now) {
+        if (closeCostNanos == 0 || grantedVisit) {
+            return true;
+        }
+        if (held.next != held) {
+            return false;
+        }
+        refill(now);
+        if (credit >= closeCostNanos) {
+            credit -= closeCostNanos;
+            return true;
+        }
+        return false;
+    }
+
+    /** The entry being visited was held back by the close rate and is now let go (it waited long enough). */
+    boolean grantedVisit() {
+        return grantedVisit;
+    }
+
+    /** Closes held back by the close rate since the wheel was made. Any thread. */
+    long heldBack() {
+        return heldBack;
+    }
+
+    private void refill(long now) {
+        long gained = now - lastRefill;
+        if (gained > 0) {
+            credit = Math.min(creditCapNanos, credit + gained);
+            lastRefill = now;
+        }
+    }
+
+    /** Lets held entries go, first held first, as far as the rate's credit pays for their closes. */
+    private void releaseHeld(long now) {
+        if (held.next == held) {
+            return;
+        }
+        refill(now);
+        while (held.next != held && credit >= closeCostNanos) {
+            credit -= closeCostNanos;
+            WheelEntry e = held.next;
+            unlink(e);
+            linkBefore(released, e);
+        }
     }
 
     /** Sets what to run each time the last entry leaves. */
@@ -361,6 +453,7 @@ final class LoopWheel implements Runnable {
             done = cur;
             stamp = (int) cur & STAMP_MASK;
         }
+        releaseHeld(now);
         if (!continuing) {
             drain(now);
         }
@@ -381,7 +474,7 @@ final class LoopWheel implements Runnable {
      * slices back to back before its next I/O.
      */
     private void continueLater() {
-        if (backlog.next != backlog && !continuing) {
+        if ((backlog.next != backlog || released.next != released) && !continuing) {
             continuing = true;
             scheduler.execute(drainTask);
         }
@@ -401,12 +494,18 @@ final class LoopWheel implements Runnable {
         closes = 0;
         WheelEntry e;
         int toSchedule = 0;
-        while ((e = backlog.next) != backlog) {
+        while (true) {
+            boolean granted = (e = released.next) != released;
+            if (!granted && (e = backlog.next) == backlog) {
+                break;
+            }
             unlink(e);
-            long late = now - tickStart(tickOf(e.visit)) - tickNanos;
+            // A held entry's wait is the close rate's, not the loop's lag.
+            long late = granted ? 0 : now - tickStart(tickOf(e.visit)) - tickNanos;
             if (late > maxLate) {
                 maxLate = late;
             }
+            grantedVisit = granted;
             visiting = e;
             visitingBy = Long.MAX_VALUE;
             visitingLeft = false;
@@ -420,8 +519,13 @@ final class LoopWheel implements Runnable {
                 next = now + tickNanos;
             } finally {
                 visiting = null;
+                grantedVisit = false;
             }
-            if (next == AFTER_IO && !visitingLeft) {
+            if (next == HOLD && !visitingLeft) {
+                linkBefore(held, e);
+                e.visit = (int) done & STAMP_MASK;
+                heldBack++;
+            } else if (next == AFTER_IO && !visitingLeft) {
                 linkBefore(afterIo, e);
                 e.visit = (int) done & STAMP_MASK;
                 if (!afterIoPending) {

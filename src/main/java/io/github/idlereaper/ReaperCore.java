@@ -64,6 +64,7 @@ final class ReaperCore {
     private final LongAdder[] wouldReap = new LongAdder[REASONS.length];
     /** The lag figures of wheels dropped with their event loops. */
     private final LongAdder retiredLateReaps = new LongAdder();
+    private final LongAdder retiredHeldBack = new LongAdder();
     private volatile long retiredMaxLag;
 
     private final AtomicLong nextSummary;
@@ -323,6 +324,7 @@ final class ReaperCore {
         return wheels.computeIfAbsent(executor, e -> {
             LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS,
                     this::maybeLogSummary);
+            created.closeRate(lifecycle.closeRate, lifecycle.closeBurst);
             try {
                 e.terminationFuture().addListener(f -> retire(wheels.remove(e)));
             } catch (UnsupportedOperationException noTermination) {
@@ -343,6 +345,7 @@ final class ReaperCore {
             return;
         }
         retiredLateReaps.add(w.lateReaps());
+        retiredHeldBack.add(w.heldBack());
         synchronized (this) {
             retiredMaxLag = Math.max(retiredMaxLag, w.maxLagNanos());
         }
@@ -391,14 +394,16 @@ final class ReaperCore {
         }
         long maxLag = 0;
         long lateReaps = 0;
+        long heldBack = retiredHeldBack.sum();
         for (LoopWheel w : wheels.values()) {
             maxLag = Math.max(maxLag, w.maxLagNanos());
             lateReaps += w.lateReaps();
+            heldBack += w.heldBack();
         }
         maxLag = Math.max(maxLag, retiredMaxLag);
         lateReaps += retiredLateReaps.sum();
         return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
-                maxLag, lateReaps, wouldBy);
+                maxLag, lateReaps, wouldBy, heldBack);
     }
 
     /** Logs at INFO what was reaped since the last summary, at most once a minute. Called by every wheel run. */

@@ -744,6 +744,9 @@ final class ReaperHandler extends WheelEntry {
                 if (waitsForIo(w, deferred, http != null)) {
                     return LoopWheel.AFTER_IO;
                 }
+                if (heldBack(w, now)) {
+                    return LoopWheel.HOLD;
+                }
                 ReaperDrain drain = core().drain();
                 if (retireAt == Retirement.REAP_DRAIN) {
                     return reap(ReapReason.DRAIN, now - drain.startNanos, drain.graceNanos, now, 0, 0);
@@ -755,6 +758,9 @@ final class ReaperHandler extends WheelEntry {
         if (reason != null) {
             if (waitsForIo(w, deferred, reason == ReapReason.KEEPALIVE_TIMEOUT)) {
                 return LoopWheel.AFTER_IO;
+            }
+            if (canWait(reason) && heldBack(w, now)) {
+                return LoopWheel.HOLD;
             }
             return reap(reason, now - (at - limit), limit, now, 0, 0);
         }
@@ -779,12 +785,41 @@ final class ReaperHandler extends WheelEntry {
     }
 
     /**
+     * Whether a close for {@code reason} may wait for the loop's close rate ({@link IdleReaper.Builder#closeRate}):
+     * the idle timers, keep-alive, half-close, age and drain. A close that frees what a dead or hostile peer holds
+     * (write stall, dead peer, heartbeat timeout, ping abuse, the request header and body timeouts) never waits, nor
+     * does one whose goodbye already went out (max requests).
+     */
+    static boolean canWait(ReapReason reason) {
+        switch (reason) {
+            case READ_IDLE:
+            case WRITE_IDLE:
+            case ALL_IDLE:
+            case KEEPALIVE_TIMEOUT:
+            case HALF_CLOSED:
+            case MAX_AGE:
+            case DRAIN:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /** Whether the loop's close rate holds this visit's close back (never in a dry run, which closes nothing). */
+    private boolean heldBack(LoopWheel w, long now) {
+        return !core().lifecycle().dryRun && !w.takeCloseToken(now);
+    }
+
+    /**
      * For a visit that decided to reap: whether the decision waits for one pass of the loop's I/O first, once: when
      * the loop lagged (bytes that arrived while it was held up are not stamped yet), and always for a keep-alive
      * close ({@code closeRace}: a request that arrived just now and is not read yet would meet a closed socket). A
      * decision that waited is final; it counts as late when the loop lagged.
      */
     private boolean waitsForIo(LoopWheel w, boolean deferred, boolean closeRace) {
+        if (w.grantedVisit()) {
+            return false; // held back by the close rate: it waited longer than a pass of I/O
+        }
         if (deferred) {
             if (!closeRace || w.lagging()) {
                 w.countLateReap();

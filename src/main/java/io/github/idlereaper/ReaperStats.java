@@ -21,9 +21,12 @@ public final class ReaperStats {
     private final long maxLoopLagNanos;
     private final long reapsAfterLoopLag;
     private final Map<ReapReason, Long> wouldReap;
+    private final long closesHeldBack;
 
     ReaperStats(long open, long opened, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
-            long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag, EnumMap<ReapReason, Long> wouldReap) {
+            long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag, EnumMap<ReapReason, Long> wouldReap,
+            long closesHeldBack) {
+        this.closesHeldBack = closesHeldBack;
         this.wouldReap = Collections.unmodifiableMap(new EnumMap<>(wouldReap));
         this.maxLoopLagNanos = maxLoopLagNanos;
         this.reapsAfterLoopLag = reapsAfterLoopLag;
@@ -111,6 +114,14 @@ public final class ReaperStats {
         return wouldReap;
     }
 
+    /**
+     * Closes the close rate held back ({@link IdleReaper.Builder#closeRate}) since the reaper was built: each waited
+     * in order until the rate let it go. Zero without a close rate.
+     */
+    public long closesHeldBack() {
+        return closesHeldBack;
+    }
+
     /** A dry run's decisions, all reasons together. */
     public long wouldReapTotal() {
         long sum = 0;
@@ -125,6 +136,7 @@ public final class ReaperStats {
         return "ReaperStats(open=" + open + ", opened=" + opened + ", reaped=" + reaped
                 + (tcpSettings.isEmpty() ? "" : ", tcp=" + tcpSettings.values() + ", tcpMismatches=" + tcpMismatches)
                 + ", maxLoopLag=" + maxLoopLag().toMillis() + "ms, reapsAfterLoopLag=" + reapsAfterLoopLag
-                + (wouldReapTotal() == 0 ? "" : ", wouldReap=" + wouldReap) + ")";
+                + (wouldReapTotal() == 0 ? "" : ", wouldReap=" + wouldReap)
+                + (closesHeldBack == 0 ? "" : ", closesHeldBack=" + closesHeldBack) + ")";
     }
 }

@@ -448,6 +448,12 @@ class LifecycleTest {
                 IllegalStateException.class, () -> IdleReaper.builder().maxConnectionAgeJitter(0).build()));
         assertEquals("drainSpread must not be negative: PT-1S", message(IllegalArgumentException.class,
                 () -> IdleReaper.builder().drainSpread(Duration.ofSeconds(-1))));
+        assertEquals("closeRate perSecond must be between 1 and 1000000: 0", message(IllegalArgumentException.class,
+                () -> IdleReaper.builder().closeRate(0, 1)));
+        assertEquals("closeRate burst must be between 1 and 1000000: 1000001", message(
+                IllegalArgumentException.class, () -> IdleReaper.builder().closeRate(10, 1_000_001)));
+        assertEquals("closeRate was already set to 10/s, burst 5", message(IllegalStateException.class,
+                () -> IdleReaper.builder().closeRate(10, 5).closeRate(20, 5)));
         assertEquals("grace must not be negative: PT-1S", message(IllegalArgumentException.class,
                 () -> IdleReaper.builder().build().drain(Duration.ofSeconds(-1))));
     }
