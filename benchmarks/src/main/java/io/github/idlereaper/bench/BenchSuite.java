@@ -132,7 +132,7 @@ public final class BenchSuite {
         if (fork) {
             report = new Report();
             for (int f : figures) {
-                report.merge(runForked(f, smoke, workDir));
+                report.merge(runForked(f, smoke, workDir, false));
             }
             derived(report);
         } else {
@@ -153,9 +153,11 @@ public final class BenchSuite {
      * Runs figure {@code f} in a fresh JVM with this JVM's options and class path, and reads its report back. A
      * figure then finds neither the previous figure's garbage (a million channels of figure 3 would be collected
      * during figure 4's measurements) nor its compiled code (call sites that saw three channel types), only its
-     * own.
+     * own. The smoke test runs figure 1 this way: its heap histogram counts every channel of the JVM, and in the
+     * test JVM one that an earlier test class left to its loop was counted against it. With {@code toLog} the
+     * child's output goes to {@code figure<f>.log} in {@code workDir} instead of this JVM's.
      */
-    private static Report runForked(int f, boolean smoke, Path workDir) throws IOException, InterruptedException {
+    static Report runForked(int f, boolean smoke, Path workDir, boolean toLog) throws IOException, InterruptedException {
         Path emit = Files.createTempFile(workDir, "figure" + f + "-", ".tsv");
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -169,10 +171,17 @@ public final class BenchSuite {
         if (smoke) {
             cmd.add("--smoke");
         }
-        Process p = new ProcessBuilder(cmd).inheritIO().start();
-        int rc = p.waitFor();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        Path log = workDir.resolve("figure" + f + ".log");
+        if (toLog) {
+            pb.redirectOutput(log.toFile()); // a test JVM's stdout is its channel to surefire, not the child's
+        } else {
+            pb.inheritIO();
+        }
+        int rc = pb.start().waitFor();
         if (rc != 0) {
-            throw new IllegalStateException("figure " + f + " failed in its JVM, exit code " + rc);
+            throw new IllegalStateException("figure " + f + " failed in its JVM, exit code " + rc
+                    + (toLog ? "; its output is in " + log : ""));
         }
         Report r = Report.deserialize(Files.readAllLines(emit, StandardCharsets.UTF_8));
         Files.delete(emit);
