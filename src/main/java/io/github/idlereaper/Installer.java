@@ -29,18 +29,44 @@ final class Installer extends ChannelInitializer<Channel> {
     @Override
     protected void initChannel(Channel ch) {
         ChannelPipeline p = ch.pipeline();
-        // The host's initializer runs now, synchronously, so whatever it adds ends up behind the reaper.
-        p.addLast(original);
-        ReaperHandler h = handlerOf(p, reaper.core());
-        if (h != null) {
-            // The host's initializer added this reaper's handler itself (newHandler()): one effective handler, the
-            // host's, rather than two that count the channel twice.
-            reaper.core().warnInstalledTwice(ch);
-        } else {
-            h = reaper.core().newHandler();
-            p.addFirst(uniqueName(p, IdleReaper.HANDLER_NAME), h);
+        ReaperCore core = reaper.core();
+        ConnectionCap cap = core.cap();
+        // The connection cap decides before the host's handlers exist: a refused newcomer is closed with a RST,
+        // and no host handler sees it.
+        boolean admitted = false;
+        if (cap != null && ch.parent() != null) {
+            if (!cap.admit(core, ch, core.wheelFor(ch.eventLoop()))) {
+                return;
+            }
+            admitted = true;
         }
-        addWatchers(reaper.core(), ch, h);
+        ReaperHandler h;
+        try {
+            // The host's initializer runs now, synchronously, so whatever it adds ends up behind the reaper.
+            p.addLast(original);
+            h = handlerOf(p, core);
+            if (h != null) {
+                // The host's initializer added this reaper's handler itself (newHandler()): one effective handler,
+                // the host's, rather than two that count the channel twice. It was admitted on its own.
+                core.warnInstalledTwice(ch);
+                if (admitted) {
+                    admitted = false;
+                    cap.release(ch);
+                }
+            } else {
+                h = core.newHandler();
+                if (admitted) {
+                    h.admitted(); // from here the handler releases the count when the channel leaves
+                    admitted = false;
+                }
+                p.addFirst(uniqueName(p, IdleReaper.HANDLER_NAME), h);
+            }
+        } finally {
+            if (admitted) {
+                cap.release(ch); // the host's initializer threw: no handler holds the count
+            }
+        }
+        addWatchers(core, ch, h);
     }
 
     /** The handler of {@code core} in {@code p}, or null. Once per channel, at setup. */

@@ -71,6 +71,8 @@ final class LoopWheel implements Runnable {
      * several times that long.
      */
     static final int SLICE_CLOSES = 32;
+    /** How many entries {@link #mostIdle} looks at, at most, to choose a connection to evict. */
+    static final int EVICT_SCAN = 64;
     /** How many parts a tick is cut into for entries visited before a deadline within it. */
     static final int SLOTS = 16;
 
@@ -145,6 +147,9 @@ final class LoopWheel implements Runnable {
     private boolean visitingLeft;
     /** Closes counted by entries in the current slice ({@link #countClose()}). */
     private int closes;
+    /** {@link #mostIdle}'s choice so far, and its idle time. */
+    private WheelEntry evictBest;
+    private long evictBestIdle;
     private Runnable stopTicking;
     private Runnable onEmpty;
 
@@ -288,6 +293,42 @@ final class LoopWheel implements Runnable {
             unlink(e);
             linkBefore(released, e);
         }
+    }
+
+    /**
+     * The connection to evict at the cap: of the first {@link #EVICT_SCAN} entries in the order the wheel visits
+     * them (held back by the close rate, due, waiting in this tick, then bucket by bucket from the next tick), the one
+     * idle longest ({@link WheelEntry#evictableIdle}), if at least {@code minIdleNanos}; or null. The wheel orders
+     * entries by their earliest deadline, so the ones it visits next are those nearest their idle limit. O(1): at
+     * most {@code EVICT_SCAN} entries and the {@link #BUCKETS} list heads, whatever the wheel holds.
+     */
+    WheelEntry mostIdle(long now, long minIdleNanos) {
+        evictBest = null;
+        evictBestIdle = minIdleNanos - 1;
+        int seen = scanForEviction(held, now, 0);
+        seen = scanForEviction(released, now, seen);
+        seen = scanForEviction(backlog, now, seen);
+        seen = scanForEviction(afterIo, now, seen);
+        for (int i = 1; i < SLOTS && seen < EVICT_SCAN; i++) {
+            seen = scanForEviction(slots[i], now, seen);
+        }
+        for (long t = done + 1; t < done + BUCKETS && seen < EVICT_SCAN; t++) {
+            seen = scanForEviction(buckets[(int) t & BUCKET_MASK], now, seen);
+        }
+        WheelEntry best = evictBest;
+        evictBest = null;
+        return best;
+    }
+
+    private int scanForEviction(WheelEntry head, long now, int seen) {
+        for (WheelEntry e = head.next; e != head && seen < EVICT_SCAN; e = e.next, seen++) {
+            long idle = e.evictableIdle(this, now);
+            if (idle > evictBestIdle) {
+                evictBest = e;
+                evictBestIdle = idle;
+            }
+        }
+        return seen;
     }
 
     /** Sets what to run each time the last entry leaves. */

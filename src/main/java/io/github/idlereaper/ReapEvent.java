@@ -22,6 +22,8 @@ public final class ReapEvent {
     private final int of;
     private final Throwable cause;
     private final boolean dryRun;
+    /** For {@link ReapReason#REJECTED}: the per-address limit refused it, not the cap. */
+    private final boolean perAddress;
 
     ReapEvent(ReapReason reason, long idleNanos, long limitNanos) {
         this(reason, idleNanos, limitNanos, 0, 0);
@@ -42,6 +44,12 @@ public final class ReapEvent {
 
     private ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of, Throwable cause,
             boolean dryRun) {
+        this(reason, idleNanos, limitNanos, count, of, cause, dryRun, false);
+    }
+
+    private ReapEvent(ReapReason reason, long idleNanos, long limitNanos, int count, int of, Throwable cause,
+            boolean dryRun, boolean perAddress) {
+        this.perAddress = perAddress;
         this.dryRun = dryRun;
         this.reason = Objects.requireNonNull(reason, "reason");
         this.idleNanos = idleNanos;
@@ -53,7 +61,12 @@ public final class ReapEvent {
 
     /** The same decision, marked as a dry run's: reported, and nothing closed. */
     ReapEvent asDryRun() {
-        return new ReapEvent(reason, idleNanos, limitNanos, count, of, cause, true);
+        return new ReapEvent(reason, idleNanos, limitNanos, count, of, cause, true, perAddress);
+    }
+
+    /** A refused newcomer: {@code open} connections (from its address, if {@code perAddress}) at {@code limit}. */
+    static ReapEvent rejected(int open, int limit, boolean perAddress, boolean dryRun) {
+        return new ReapEvent(ReapReason.REJECTED, 0, 0, open, limit, null, dryRun, perAddress);
     }
 
     /**
@@ -76,7 +89,9 @@ public final class ReapEvent {
 
     /**
      * For {@link ReapReason#HEARTBEAT_TIMEOUT} the pings missed, for {@link ReapReason#PING_ABUSE} the strikes,
-     * for {@link ReapReason#MAX_REQUESTS} the requests served; zero for other reasons.
+     * for {@link ReapReason#MAX_REQUESTS} the requests served, for {@link ReapReason#EVICTED} and
+     * {@link ReapReason#REJECTED} the connections open (from the newcomer's address, when the per-address limit
+     * refused it); zero for other reasons.
      */
     public int count() {
         return count;
@@ -84,7 +99,8 @@ public final class ReapEvent {
 
     /**
      * For {@link ReapReason#HEARTBEAT_TIMEOUT} the misses allowed (maxMissed), for {@link ReapReason#PING_ABUSE}
-     * the strikes allowed, for {@link ReapReason#MAX_REQUESTS} the limit; zero for other reasons.
+     * the strikes allowed, for {@link ReapReason#MAX_REQUESTS}, {@link ReapReason#EVICTED} and
+     * {@link ReapReason#REJECTED} the limit; zero for other reasons.
      */
     public int of() {
         return of;
@@ -100,7 +116,8 @@ public final class ReapEvent {
      * and is never less than {@link #limit()}, except for {@link ReapReason#PING_ABUSE}, where it is the gap before
      * the peer's last ping (less than the limit by definition), and for {@link ReapReason#DEAD_PEER}, where it is
      * the time since the last inbound byte and the limit is the kernel's bound (see there), and for
-     * {@link ReapReason#MAX_REQUESTS}, where both are zero.
+     * {@link ReapReason#MAX_REQUESTS} and {@link ReapReason#REJECTED}, where both are zero, and for
+     * {@link ReapReason#EVICTED}, where it is the idle time and the limit is zero (the cap, not a timeout, decided).
      */
     public Duration idleFor() {
         return Duration.ofNanos(idleNanos);
@@ -127,6 +144,13 @@ public final class ReapEvent {
         }
         if (reason == ReapReason.MAX_REQUESTS) {
             return "served " + count + " requests, the most allowed (maxRequestsPerConnection " + of + ")";
+        }
+        if (reason == ReapReason.EVICTED) {
+            return "evicted after " + millis(idleNanos) + "ms idle: " + count + " open at maxConnections " + of;
+        }
+        if (reason == ReapReason.REJECTED) {
+            return perAddress ? "rejected: " + count + " open from its address at maxConnectionsPerAddress " + of
+                    : "rejected: " + count + " open at maxConnections " + of;
         }
         if (cause != null) {
             return reason.label() + " (" + DeadPeerCause.name(DeadPeerCause.of(cause)) + ") after " + millis(idleNanos)

@@ -97,7 +97,21 @@ public enum ReapReason {
      * in flight was done or the grace ran out. In the event, {@link ReapEvent#idleFor()} is the time since the drain
      * began and {@link ReapEvent#limit()} the grace.
      */
-    DRAIN("drain");
+    DRAIN("drain"),
+    /**
+     * The reaper was at its {@link IdleReaper.Builder#maxConnections connection cap} with
+     * {@link CapPolicy#EVICT_IDLEST}, and a new connection took this one's place: it was the most idle of its event
+     * loop, and was closed with its protocol's goodbye. In the event, {@link ReapEvent#idleFor()} is how long it had
+     * no application activity, {@link ReapEvent#count()} the connections open and {@link ReapEvent#of()} the cap.
+     */
+    EVICTED("evicted"),
+    /**
+     * A new connection was refused, closed with a RST before the host's handlers saw it: the reaper was at its
+     * {@link IdleReaper.Builder#maxConnections connection cap} ({@link CapPolicy#REJECT}, or no connection could be
+     * evicted), or its address at {@link IdleReaper.Builder#maxConnectionsPerAddress}. In the event,
+     * {@link ReapEvent#count()} is the connections open (from that address) and {@link ReapEvent#of()} the limit.
+     */
+    REJECTED("rejected");
 
     private final String label;
 

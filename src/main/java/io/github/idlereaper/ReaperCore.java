@@ -43,6 +43,8 @@ final class ReaperCore {
     private volatile HttpSettings http;
     /** The lifecycle options (half-close, dry run); set once, while the reaper is built. */
     private volatile LifecycleSettings lifecycle = LifecycleSettings.NONE;
+    /** The connection cap and per-address limit, or null when neither is set; set once, while the reaper is built. */
+    private volatile ConnectionCap cap;
     /** The drain under way ({@link IdleReaper#drain}), or null. */
     private volatile ReaperDrain drain;
     /** Whether recognised heartbeat frames count as activity after all (the builder's heartbeatIsActivity). */
@@ -256,6 +258,14 @@ final class ReaperCore {
 
     void lifecycle(LifecycleSettings l) {
         lifecycle = l;
+    }
+
+    ConnectionCap cap() {
+        return cap;
+    }
+
+    void cap(ConnectionCap c) {
+        cap = c;
     }
 
     /**

@@ -108,7 +108,12 @@ final class ReaperHandler extends WheelEntry {
      * connection was in use since) clears it, and only then is a decision reported again.
      */
     static final int DRY_SEEN = 1 << 20;
-    static final int BUSY_SHIFT = 21;
+    /**
+     * The connection cap ({@link ConnectionCap}) counted this channel, at install or at registration; it releases the
+     * count when the channel leaves.
+     */
+    static final int ADMITTED = 1 << 21;
+    static final int BUSY_SHIFT = 22;
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
@@ -134,7 +139,7 @@ final class ReaperHandler extends WheelEntry {
     int ledger;
     /** The stamp at which outbound progress was last seen, or at which flushed bytes started to wait. */
     int outTick;
-    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..20), from bit 21 the busy count. */
+    /** Flag bits, the heartbeat phase (5..7), the mark (8..11), flags (12..21), from bit 22 the busy count. */
     int state;
     /**
      * While PROBING, the stamp of the last ping. While REAPING, the stamp of the goodbye's write, from which the
@@ -282,8 +287,9 @@ final class ReaperHandler extends WheelEntry {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        register();
-        ctx.fireChannelActive();
+        if (register()) {
+            ctx.fireChannelActive();
+        }
     }
 
     @Override
@@ -516,12 +522,25 @@ final class ReaperHandler extends WheelEntry {
 
     // ---------------------------------------------------------------- registration
 
-    private void register() {
+    /**
+     * Starts watching the channel, once; false if the connection cap refused it (closed with a RST: the event
+     * that registered it goes no further).
+     */
+    private boolean register() {
         if ((state & (COUNTED | RETIRED)) != 0) {
-            return;
+            return true;
+        }
+        Channel ch = ctx.channel();
+        ConnectionCap cap = core().cap();
+        if (cap != null && (state & ADMITTED) == 0 && ch.parent() != null) {
+            // Built by hand (newHandler()): install() admits before the host's handlers are added.
+            if (!cap.admit(core(), ch, wheel)) {
+                state |= RETIRED;
+                return false;
+            }
+            state |= ADMITTED;
         }
         state |= COUNTED;
-        Channel ch = ctx.channel();
         if (ch.config().getMessageSizeEstimator() != io.netty.channel.DefaultMessageSizeEstimator.DEFAULT) {
             state |= CUSTOM_SIZES;
         }
@@ -529,6 +548,12 @@ final class ReaperHandler extends WheelEntry {
         core().checkHalfClosure(ch);
         joinWheel(wheel);
         core().opened();
+        return true;
+    }
+
+    /** The connection cap counted this channel already (install() admitted it before adding this handler). */
+    void admitted() {
+        state |= ADMITTED;
     }
 
     /**
@@ -562,6 +587,10 @@ final class ReaperHandler extends WheelEntry {
     }
 
     private void unregister() {
+        if ((state & ADMITTED) != 0) {
+            state &= ~ADMITTED;
+            core().cap().release(ctx.channel());
+        }
         if ((state & COUNTED) == 0) {
             return;
         }
@@ -882,6 +911,25 @@ final class ReaperHandler extends WheelEntry {
         if (next != LoopWheel.DETACH && (state & IN_WHEEL) != 0) {
             wheel.visitBy(this, next);
         }
+    }
+
+    /**
+     * Evicted at the connection cap, for a newcomer ({@link ConnectionCap}): reaped now with its goodbye. Event loop
+     * only, the newcomer's, which is this channel's.
+     */
+    void evict(long now, int open, int max) {
+        long idle = Math.max(0, now - Math.max(wheel.upperBound(readStamp), wheel.upperBound(writeStamp)));
+        reapNow(ReapReason.EVICTED, idle, 0, open, max);
+    }
+
+    @Override
+    long evictableIdle(LoopWheel w, long now) {
+        int st = state;
+        if ((st & (IN_WHEEL | REAPING | RETIRED | OUT_EMPTY)) != (IN_WHEEL | OUT_EMPTY) || (st >>> BUSY_SHIFT) != 0
+                || ledger != 0) {
+            return -1;
+        }
+        return now - Math.max(w.upperBound(readStamp), w.upperBound(writeStamp));
     }
 
     // ---------------------------------------------------------------- reaping

@@ -38,6 +38,14 @@ abstract class WheelEntry implements ChannelInboundHandler, ChannelOutboundHandl
      */
     abstract long expire(LoopWheel wheel, long now);
 
+    /**
+     * For a choice of victim at the connection cap ({@link LoopWheel#mostIdle}): how long this entry's connection
+     * has had no application activity, in nanos, or -1 if it may not be evicted (busy, bytes waiting, closing).
+     */
+    long evictableIdle(LoopWheel wheel, long now) {
+        return -1;
+    }
+
     final boolean linked() {
         return prev != null;
     }

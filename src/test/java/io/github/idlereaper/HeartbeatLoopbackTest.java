@@ -521,6 +521,27 @@ class HeartbeatLoopbackTest {
     }
 
     @Test
+    void mqtt5_evictedAtTheConnectionCap_getsDisconnect0x89_serverBusy() throws Exception {
+        IdleReaper reaper = IdleReaper.builder().tickResolution(RES).listener((ch, e) -> listened.add(e))
+                .heartbeat(Duration.ZERO, Duration.ZERO, 1, MqttHeartbeat.INSTANCE)
+                .maxConnections(2, CapPolicy.EVICT_IDLEST).build();
+        InetSocketAddress addr = mqttServer(reaper);
+        // Two, one on each of the server's two loops (accepted in turn): the newcomer's loop then holds one to evict.
+        mqttClient(addr, MqttVersion.MQTT_5, 0);
+        Channel first = serverSide();
+        mqttClient(addr, MqttVersion.MQTT_5, 0);
+        Channel second = serverSide();
+        // Idle for more than the second an eviction needs, then a newcomer takes the place of one of them.
+        long from = System.nanoTime();
+        await().atMost(Duration.ofSeconds(5)).until(() -> System.nanoTime() - from > 1_300_000_000L);
+        client(addr, c -> c.pipeline().addLast(MqttEncoder.INSTANCE, new MqttDecoder()));
+        await().atMost(Duration.ofSeconds(5)).until(() -> !first.isActive() || !second.isActive());
+        assertTrue(first.isActive() != second.isActive(), "one evicted");
+        assertEquals(ReapReason.EVICTED, listened.get(0).reason());
+        assertEquals("DISCONNECT 0x89", lastBeforeClose());
+    }
+
+    @Test
     void mqtt_clientSendingPingreqEvery2s_isNotReaped() throws Exception {
         InetSocketAddress addr = mqttServer(mqttReaper(Duration.ofSeconds(30)));
         Channel client = mqttClient(addr, MqttVersion.MQTT_3_1_1, 2);

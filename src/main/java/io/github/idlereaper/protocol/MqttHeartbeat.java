@@ -36,8 +36,8 @@ import java.time.Duration;
  *
  * <p>On a client (a channel without a parent) the ping is PINGREQ, so {@code install(Bootstrap)} keeps a client
  * connection alive with a real heartbeat interval. The goodbye, for MQTT 5 only, is DISCONNECT with reason code
- * 0x8D (keep alive timeout) after an idle or heartbeat reap, 0x9C (use another server) at the connection's max age
- * and 0x8B (server shutting down) in a drain; MQTT 3.1.1 has no server DISCONNECT.
+ * 0x8D (keep alive timeout) after an idle or heartbeat reap, 0x9C (use another server) at the connection's max age,
+ * 0x8B (server shutting down) in a drain and 0x89 (server busy) for an eviction at the connection cap; MQTT 3.1.1 has no server DISCONNECT.
  *
  * <p>Immutable and thread-safe; use {@link #INSTANCE}.
  */
@@ -55,6 +55,12 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
      * reconnect, perhaps elsewhere, which is what an age limit is for (rebalancing); the server is not going away.
      */
     public static final byte USE_ANOTHER_SERVER = (byte) 0x9C;
+    /**
+     * MQTT 5's DISCONNECT reason code "Server busy", said to a connection evicted at the reaper's connection cap:
+     * the server is short of room, not shutting down, and the client is not at fault (0x97, Quota exceeded, would
+     * blame its own usage); a client backs off before it reconnects.
+     */
+    public static final byte SERVER_BUSY = (byte) 0x89;
 
     /** The protocol level the client's CONNECT declared (4 for 3.1.1, 5 for 5). */
     static final AttributeKey<Integer> VERSION = AttributeKey.valueOf(MqttHeartbeat.class, "version");
@@ -82,6 +88,9 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
         }
         if (reason == ReapReason.DRAIN) {
             return MqttMessageBuilders.disconnect().reasonCode(SERVER_SHUTTING_DOWN).build();
+        }
+        if (reason == ReapReason.EVICTED) {
+            return MqttMessageBuilders.disconnect().reasonCode(SERVER_BUSY).build();
         }
         return null;
     }
