@@ -72,7 +72,7 @@ final class ConnectionCap {
             WheelEntry victim = wheel.mostIdle(now, EVICT_MIN_IDLE_NANOS);
             if (victim != null && (dry || wheel.takeCloseToken(now))) {
                 count.incrementAndGet();
-                ((ReaperHandler) victim).evict(now, open, max);
+                ((ReaperHandler) victim).evict(ReapReason.EVICTED, now, open, max);
                 return true;
             }
         }

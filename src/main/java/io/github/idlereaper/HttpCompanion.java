@@ -221,7 +221,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         stamp = reaper.wheel.stamp;
         hold();
         if (phase == H2 && (bits & STREAMS) == 0) {
-            visitIn(settings().keepAlive);
+            visitIn(keepAliveNanos());
         }
     }
 
@@ -418,7 +418,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
             int phase = b & PHASE;
             if (phase == WAIT) {
                 stamp = reaper.wheel.stamp;
-                visitIn(settings().keepAlive);
+                visitIn(keepAliveNanos());
             } else if (phase == HEAD || phase == BODY) {
                 visitAt(reaper.wheel.nextTickStart()); // a deadline that waited for this response may have passed
             }
@@ -451,7 +451,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         } else {
             bits = b & ~STREAMS;
             stamp = reaper.wheel.stamp;
-            visitIn(settings().keepAlive);
+            visitIn(keepAliveNanos());
             if ((reaper.state & ReaperHandler.REAPING) != 0 && reaper.ctx.channel().isActive()) {
                 // GOAWAY went out and the last stream is done: flush its end, then close.
                 reaper.ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -508,6 +508,12 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         return reaper.core().http();
     }
 
+    /** The keep-alive timeout in effect: shrunk under resource pressure, like the idle timers. */
+    private long keepAliveNanos() {
+        ReaperCore c = reaper.core();
+        return PressureScale.scaled(c.http().keepAlive, c.timeoutScale());
+    }
+
     /**
      * The current phase's deadline, or {@link Long#MAX_VALUE} for none; {@code waiting} when flushed bytes wait
      * (no keep-alive wait runs then). Called at the handler's visits.
@@ -518,13 +524,13 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
         int out = b >>> OUT_SHIFT;
         switch (b & PHASE) {
             case NONE:
-                return s.header > 0 ? w.upperBound(stamp) + s.header : keepAlive(w, now, s.keepAlive, waiting);
+                return s.header > 0 ? w.upperBound(stamp) + s.header : keepAlive(w, now, keepAliveNanos(), waiting);
             case WAIT:
                 if (out != 0 || (b & FLUSH_PENDING) != 0) {
                     return Long.MAX_VALUE;
                 }
                 return (b & FIRST) != 0 && s.header > 0 ? w.upperBound(stamp) + s.header
-                        : keepAlive(w, now, s.keepAlive, waiting);
+                        : keepAlive(w, now, keepAliveNanos(), waiting);
             case HEAD:
                 return out != 0 || s.header == 0 ? Long.MAX_VALUE : w.upperBound(stamp) + s.header;
             case BODY:
@@ -534,7 +540,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
                 int last = LoopWheel.later(stamp, reaper.liveStamp) ? stamp : reaper.liveStamp;
                 return w.upperBound(last) + s.body;
             case H2:
-                return (b & STREAMS) != 0 ? Long.MAX_VALUE : keepAlive(w, now, s.keepAlive, waiting);
+                return (b & STREAMS) != 0 ? Long.MAX_VALUE : keepAlive(w, now, keepAliveNanos(), waiting);
             default:
                 return Long.MAX_VALUE;
         }
@@ -586,7 +592,7 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
     long limit(ReapReason r) {
         HttpSettings s = settings();
         return r == ReapReason.REQUEST_HEADER_TIMEOUT ? s.header
-                : r == ReapReason.REQUEST_BODY_TIMEOUT ? s.body : s.keepAlive;
+                : r == ReapReason.REQUEST_BODY_TIMEOUT ? s.body : keepAliveNanos();
     }
 
     /** A new wheel (the channel moved to another loop): the phase's clock restarts there, late rather than early. */

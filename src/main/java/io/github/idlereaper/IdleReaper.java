@@ -74,6 +74,10 @@ public final class IdleReaper {
         if (b.maxConnections > 0 || b.maxPerAddress > 0) {
             core.cap(new ConnectionCap(b.maxConnections, b.maxPerAddress, b.capPolicy));
         }
+        if (b.pressureThreshold > 0) {
+            core.pressure(new PressureScale(b.pressureSource != null ? b.pressureSource : PressureSource.system(),
+                    b.pressureThreshold, b.pressureSaturation, b.pressureMinScale, b.evictAt, ticker.read()));
+        }
     }
 
     /** Returns a new builder. */
@@ -429,6 +433,11 @@ public final class IdleReaper {
         private boolean maxConnectionsSet;
         private int maxPerAddress;
         private boolean maxPerAddressSet;
+        private double pressureThreshold;
+        private double pressureSaturation;
+        private double pressureMinScale;
+        private PressureSource pressureSource;
+        private double evictAt;
 
         private Builder() {
         }
@@ -998,6 +1007,76 @@ public final class IdleReaper {
         }
 
         /**
+         * Shrinks every idle timeout under resource pressure, as Envoy's {@code reduce_timeouts}: from
+         * {@code threshold} to {@code saturation} the read, write and all idle timeouts, the half-close timeout and
+         * the HTTP keep-alive timeout shrink linearly from their configured values to {@code minScale} of them,
+         * {@code timeout × (minScale + (1 − minScale) × (saturation − pressure) / (saturation − threshold))}, in
+         * sixteenths. The pressure comes from {@link #pressureSource} (by default {@link PressureSource#system()}:
+         * file descriptors, heap after GC, direct memory), sampled at most once a second. Entering pressure logs
+         * one WARN, leaving it (five points below the threshold) one INFO; {@link ReaperStats#timeoutScale()} shows
+         * the scale. When the scale falls, every connection is looked at again at once, in slices that yield to
+         * I/O, so a shorter timeout reaps sooner, not at the old deadline. Write stall, the heartbeat and the HTTP
+         * request timeouts are not scaled. Default: off. Range: {@code 0 < threshold < saturation ≤ 1},
+         * {@code minScale} 0.01 to 0.99.
+         *
+         * @throws IllegalArgumentException if a value is out of its range
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder reduceTimeoutsUnderPressure(double threshold, double saturation, double minScale) {
+            Checks.notSetTwice(pressureThreshold > 0, "reduceTimeoutsUnderPressure",
+                    pressureThreshold + ", " + pressureSaturation + ", " + pressureMinScale);
+            if (!(threshold > 0 && threshold < 1)) {
+                throw new IllegalArgumentException("reduceTimeoutsUnderPressure threshold must be above 0 and below "
+                        + "1: " + threshold);
+            }
+            if (!(saturation > threshold && saturation <= 1)) {
+                throw new IllegalArgumentException("reduceTimeoutsUnderPressure saturation must be above the "
+                        + "threshold (" + threshold + ") and at most 1: " + saturation);
+            }
+            if (!(minScale >= 0.01 && minScale <= 0.99)) {
+                throw new IllegalArgumentException("reduceTimeoutsUnderPressure minScale must be between 0.01 and "
+                        + "0.99: " + minScale);
+            }
+            pressureThreshold = threshold;
+            pressureSaturation = saturation;
+            pressureMinScale = minScale;
+            return this;
+        }
+
+        /**
+         * Where the pressure for {@link #reduceTimeoutsUnderPressure} comes from. Default
+         * {@link PressureSource#system()}. Needs {@link #reduceTimeoutsUnderPressure}.
+         *
+         * @throws NullPointerException if {@code source} is null
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder pressureSource(PressureSource source) {
+            Checks.notSetTwice(pressureSource != null, "pressureSource", pressureSource);
+            pressureSource = java.util.Objects.requireNonNull(source, "source");
+            return this;
+        }
+
+        /**
+         * Near saturation, keeps a reserve: while the pressure is at or above {@code level}, each new server
+         * connection evicts the most idle connection of its event loop, chosen as for
+         * {@link CapPolicy#EVICT_IDLEST} (never a busy one, nor one active within the last second), with its goodbye
+         * ({@link ReapReason#PRESSURE}), so that the file descriptors and memory in use stop growing while the
+         * shrunk timeouts catch up. The newcomer stays either way. Default: off. Range: from the threshold of
+         * {@link #reduceTimeoutsUnderPressure} to 1. Needs {@link #reduceTimeoutsUnderPressure}.
+         *
+         * @throws IllegalArgumentException if {@code level} is not above 0 and at most 1
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder evictUnderPressure(double level) {
+            Checks.notSetTwice(evictAt > 0, "evictUnderPressure", evictAt);
+            if (!(level > 0 && level <= 1)) {
+                throw new IllegalArgumentException("evictUnderPressure must be above 0 and at most 1: " + level);
+            }
+            evictAt = level;
+            return this;
+        }
+
+        /**
          * Builds the reaper.
          *
          * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
@@ -1028,6 +1107,14 @@ public final class IdleReaper {
                 checkHttpCodec();
                 httpSettings = new HttpSettings(keepAliveTimeout, requestHeaderTimeout, requestBodyTimeout,
                         maxRequests);
+            }
+            if ((pressureSource != null || evictAt > 0) && pressureThreshold == 0) {
+                throw new IllegalStateException((pressureSource != null ? "pressureSource" : "evictUnderPressure")
+                        + " needs reduceTimeoutsUnderPressure: call reduceTimeoutsUnderPressure(...) too");
+            }
+            if (evictAt > 0 && evictAt < pressureThreshold) {
+                throw new IllegalArgumentException("evictUnderPressure (" + evictAt + ") must be at least the "
+                        + "reduceTimeoutsUnderPressure threshold (" + pressureThreshold + ")");
             }
             if ((ageJitterSet || ageGraceSet) && maxAge.isZero()) {
                 throw new IllegalStateException((ageJitterSet ? "maxConnectionAgeJitter" : "maxConnectionAgeGrace")

@@ -34,8 +34,8 @@ final class Installer extends ChannelInitializer<Channel> {
         // The connection cap decides before the host's handlers exist: a refused newcomer is closed with a RST,
         // and no host handler sees it.
         boolean admitted = false;
-        if (cap != null && ch.parent() != null) {
-            if (!cap.admit(core, ch, core.wheelFor(ch.eventLoop()))) {
+        if (core.admits() && ch.parent() != null) {
+            if (!core.admit(ch, core.wheelFor(ch.eventLoop()))) {
                 return;
             }
             admitted = true;
@@ -51,7 +51,7 @@ final class Installer extends ChannelInitializer<Channel> {
                 core.warnInstalledTwice(ch);
                 if (admitted) {
                     admitted = false;
-                    cap.release(ch);
+                    release(cap, ch);
                 }
             } else {
                 h = core.newHandler();
@@ -63,10 +63,16 @@ final class Installer extends ChannelInitializer<Channel> {
             }
         } finally {
             if (admitted) {
-                cap.release(ch); // the host's initializer threw: no handler holds the count
+                release(cap, ch); // the host's initializer threw: no handler holds the count
             }
         }
         addWatchers(core, ch, h);
+    }
+
+    private static void release(ConnectionCap cap, Channel ch) {
+        if (cap != null) {
+            cap.release(ch);
+        }
     }
 
     /** The handler of {@code core} in {@code p}, or null. Once per channel, at setup. */

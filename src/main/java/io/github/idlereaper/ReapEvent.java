@@ -117,7 +117,8 @@ public final class ReapEvent {
      * the peer's last ping (less than the limit by definition), and for {@link ReapReason#DEAD_PEER}, where it is
      * the time since the last inbound byte and the limit is the kernel's bound (see there), and for
      * {@link ReapReason#MAX_REQUESTS} and {@link ReapReason#REJECTED}, where both are zero, and for
-     * {@link ReapReason#EVICTED}, where it is the idle time and the limit is zero (the cap, not a timeout, decided).
+     * {@link ReapReason#EVICTED} and {@link ReapReason#PRESSURE}, where it is the idle time and the limit is zero
+     * (the cap or the pressure, not a timeout, decided).
      */
     public Duration idleFor() {
         return Duration.ofNanos(idleNanos);
@@ -147,6 +148,10 @@ public final class ReapEvent {
         }
         if (reason == ReapReason.EVICTED) {
             return "evicted after " + millis(idleNanos) + "ms idle: " + count + " open at maxConnections " + of;
+        }
+        if (reason == ReapReason.PRESSURE) {
+            return "evicted after " + millis(idleNanos) + "ms idle: resource pressure " + count
+                    + " % at evictUnderPressure " + of + " %";
         }
         if (reason == ReapReason.REJECTED) {
             return perAddress ? "rejected: " + count + " open from its address at maxConnectionsPerAddress " + of

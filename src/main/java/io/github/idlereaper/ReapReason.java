@@ -111,7 +111,14 @@ public enum ReapReason {
      * evicted), or its address at {@link IdleReaper.Builder#maxConnectionsPerAddress}. In the event,
      * {@link ReapEvent#count()} is the connections open (from that address) and {@link ReapEvent#of()} the limit.
      */
-    REJECTED("rejected");
+    REJECTED("rejected"),
+    /**
+     * Resource pressure was at or above {@link IdleReaper.Builder#evictUnderPressure}'s level when a new connection
+     * came, and this one, the most idle of its event loop (not busy, quiet for at least a second), was closed with its
+     * goodbye to keep a reserve. In the event, {@link ReapEvent#idleFor()} is how long it had no application
+     * activity, {@link ReapEvent#count()} the pressure and {@link ReapEvent#of()} the level, in percent.
+     */
+    PRESSURE("resource pressure");
 
     private final String label;
 

@@ -45,6 +45,8 @@ final class ReaperCore {
     private volatile LifecycleSettings lifecycle = LifecycleSettings.NONE;
     /** The connection cap and per-address limit, or null when neither is set; set once, while the reaper is built. */
     private volatile ConnectionCap cap;
+    /** Idle timeouts scaled by resource pressure, or null when off; set once, while the reaper is built. */
+    private volatile PressureScale pressure;
     /** The drain under way ({@link IdleReaper#drain}), or null. */
     private volatile ReaperDrain drain;
     /** Whether recognised heartbeat frames count as activity after all (the builder's heartbeatIsActivity). */
@@ -128,12 +130,20 @@ final class ReaperCore {
     /** Replaces the timeouts; every wheel then visits its entries at once so they take the new values. */
     void update(IdleTimeouts timeouts) {
         settings = new Settings(timeouts, heartbeat, peerPingMinNanos, tickNanos, null);
+        revisitAll();
+    }
+
+    /**
+     * Has every wheel visit all its entries as soon as possible, in slices that yield to I/O, each on its own loop:
+     * after new timeouts, at a drain, when resource pressure shrinks the timeouts.
+     */
+    private void revisitAll() {
         for (var e : wheels.entrySet()) {
             LoopWheel w = e.getValue();
             try {
                 e.getKey().execute(w::revisitAll);
             } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
-                // That loop is shutting down; the others still take the new values.
+                // That loop is shutting down, and its channels with it; the others go on.
             }
         }
     }
@@ -156,14 +166,7 @@ final class ReaperCore {
         drain = d;
         log.info("IdleReaper draining {} connections: goodbyes spread over {}ms, then up to {}ms of grace each",
                 open.sum(), TimeUnit.NANOSECONDS.toMillis(d.spreadNanos), TimeUnit.NANOSECONDS.toMillis(graceNanos));
-        for (var e : wheels.entrySet()) {
-            LoopWheel w = e.getValue();
-            try {
-                e.getKey().execute(w::revisitAll);
-            } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
-                // That loop is shutting down, and its channels with it.
-            }
-        }
+        revisitAll();
         completeDrainIfEmpty(d);
         return d.done;
     }
@@ -264,6 +267,45 @@ final class ReaperCore {
         return cap;
     }
 
+    PressureScale pressure() {
+        return pressure;
+    }
+
+    void pressure(PressureScale p) {
+        pressure = p;
+    }
+
+    /** The scale of the idle timeouts now, in 1/1024ths ({@link PressureScale#ONE} without pressure). */
+    int timeoutScale() {
+        PressureScale p = pressure;
+        return p == null ? PressureScale.ONE : p.scale();
+    }
+
+    /** Whether accepted connections go through {@link #admit}: a cap, or eviction under pressure. */
+    boolean admits() {
+        PressureScale p = pressure;
+        return cap != null || (p != null && p.evictAt > 0);
+    }
+
+    /**
+     * Admits a server's accepted connection, on its event loop, whose wheel is {@code w}: under pressure at or above
+     * the eviction level it first evicts the idlest connection of the loop ({@link ReapReason#PRESSURE}), then the
+     * cap decides. False if the connection was refused (reported and closed with a RST).
+     */
+    boolean admit(Channel ch, LoopWheel w) {
+        PressureScale p = pressure;
+        if (p != null && p.evicting()) {
+            long now = ticker.read();
+            WheelEntry victim = w.mostIdle(now, ConnectionCap.EVICT_MIN_IDLE_NANOS);
+            if (victim != null && (lifecycle.dryRun || w.takeCloseToken(now))) {
+                ((ReaperHandler) victim).evict(ReapReason.PRESSURE, now, (int) Math.round(p.pressure() * 100),
+                        (int) Math.round(p.evictAt * 100));
+            }
+        }
+        ConnectionCap c = cap;
+        return c == null || c.admit(this, ch, w);
+    }
+
     void cap(ConnectionCap c) {
         cap = c;
     }
@@ -332,8 +374,7 @@ final class ReaperCore {
             return w;
         }
         return wheels.computeIfAbsent(executor, e -> {
-            LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS,
-                    this::maybeLogSummary);
+            LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS, this::afterRun);
             created.closeRate(lifecycle.closeRate, lifecycle.closeBurst);
             try {
                 e.terminationFuture().addListener(f -> retire(wheels.remove(e)));
@@ -412,8 +453,22 @@ final class ReaperCore {
         }
         maxLag = Math.max(maxLag, retiredMaxLag);
         lateReaps += retiredLateReaps.sum();
+        PressureScale p = pressure;
         return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
-                maxLag, lateReaps, wouldBy, heldBack);
+                maxLag, lateReaps, wouldBy, heldBack, p == null ? 0 : p.pressure(),
+                (double) timeoutScale() / PressureScale.ONE);
+    }
+
+    /**
+     * After every wheel run: the rate-limited summary, and the pressure sample (at most once a second per reaper);
+     * a scale that fell brings every parked visit to its nearer deadline.
+     */
+    void afterRun() {
+        maybeLogSummary();
+        PressureScale p = pressure;
+        if (p != null && p.maybeSample(ticker.read())) {
+            revisitAll();
+        }
     }
 
     /** Logs at INFO what was reaped since the last summary, at most once a minute. Called by every wheel run. */

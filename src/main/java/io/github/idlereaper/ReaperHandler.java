@@ -109,8 +109,8 @@ final class ReaperHandler extends WheelEntry {
      */
     static final int DRY_SEEN = 1 << 20;
     /**
-     * The connection cap ({@link ConnectionCap}) counted this channel, at install or at registration; it releases the
-     * count when the channel leaves.
+     * The channel was admitted ({@link ReaperCore#admit}: the connection cap, eviction under pressure), at install or
+     * at registration, once; the cap's count is released when the channel leaves.
      */
     static final int ADMITTED = 1 << 21;
     static final int BUSY_SHIFT = 22;
@@ -351,7 +351,7 @@ final class ReaperHandler extends WheelEntry {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt == ChannelInputShutdownEvent.INSTANCE && (state & (IN_WHEEL | HALF_CLOSED)) == IN_WHEEL) {
-            long halfClose = core().lifecycle().halfCloseNanos;
+            long halfClose = PressureScale.scaled(core().lifecycle().halfCloseNanos, core().timeoutScale());
             if (halfClose > 0) {
                 state |= HALF_CLOSED;
                 // The FIN is the last thing the peer sends: its moment is the liveness stamp from here on.
@@ -531,10 +531,10 @@ final class ReaperHandler extends WheelEntry {
             return true;
         }
         Channel ch = ctx.channel();
-        ConnectionCap cap = core().cap();
-        if (cap != null && (state & ADMITTED) == 0 && ch.parent() != null) {
+        ReaperCore c = core();
+        if (c.admits() && (state & ADMITTED) == 0 && ch.parent() != null) {
             // Built by hand (newHandler()): install() admits before the host's handlers are added.
-            if (!cap.admit(core(), ch, wheel)) {
+            if (!c.admit(ch, wheel)) {
                 state |= RETIRED;
                 return false;
             }
@@ -551,7 +551,7 @@ final class ReaperHandler extends WheelEntry {
         return true;
     }
 
-    /** The connection cap counted this channel already (install() admitted it before adding this handler). */
+    /** install() admitted this channel before adding this handler: the handler must not admit it again. */
     void admitted() {
         state |= ADMITTED;
     }
@@ -589,7 +589,10 @@ final class ReaperHandler extends WheelEntry {
     private void unregister() {
         if ((state & ADMITTED) != 0) {
             state &= ~ADMITTED;
-            core().cap().release(ctx.channel());
+            ConnectionCap cap = core().cap();
+            if (cap != null) {
+                cap.release(ctx.channel());
+            }
         }
         if ((state & COUNTED) == 0) {
             return;
@@ -634,9 +637,10 @@ final class ReaperHandler extends WheelEntry {
             int now = wheel.stamp;
             readStamp = now;
             writeStamp = now;
-            long smallest = settings().smallestIdle;
+            int scale = core().timeoutScale();
+            long smallest = PressureScale.scaled(settings().smallestIdle, scale);
             if ((state & HALF_CLOSED) != 0) {
-                smallest = shorter(smallest, core().lifecycle().halfCloseNanos);
+                smallest = shorter(smallest, PressureScale.scaled(core().lifecycle().halfCloseNanos, scale));
             }
             if (Retirement.due(this) && (state & REAPING) == 0) {
                 // Retiring (age or drain) and waiting for its work: that was the last of it.
@@ -680,6 +684,11 @@ final class ReaperHandler extends WheelEntry {
         boolean deferred = (state & DEFERRED) != 0;
         state &= ~DEFERRED;
         Settings s = settings();
+        // The idle timeouts, shrunk under resource pressure (the scale is ONE without it).
+        int scale = core().timeoutScale();
+        long readIdle = PressureScale.scaled(s.readIdle, scale);
+        long writeIdle = PressureScale.scaled(s.writeIdle, scale);
+        long allIdle = PressureScale.scaled(s.allIdle, scale);
         long next = Long.MAX_VALUE;
         long stallAt = Long.MAX_VALUE;
         long writeUb = Long.MIN_VALUE;
@@ -713,17 +722,17 @@ final class ReaperHandler extends WheelEntry {
         long writeAt = Long.MAX_VALUE;
         long allAt = Long.MAX_VALUE;
         long halfAt = Long.MAX_VALUE;
-        long halfClose = halfClosed ? core().lifecycle().halfCloseNanos : 0;
+        long halfClose = halfClosed ? PressureScale.scaled(core().lifecycle().halfCloseNanos, scale) : 0;
         if ((state >>> BUSY_SHIFT) == 0) {
-            long readUb = s.readIdle > 0 || s.allIdle > 0 ? w.upperBound(readStamp) : 0;
-            if (s.readIdle > 0) {
-                readAt = readUb + s.readIdle;
+            long readUb = readIdle > 0 || allIdle > 0 ? w.upperBound(readStamp) : 0;
+            if (readIdle > 0) {
+                readAt = readUb + readIdle;
             }
-            if (s.writeIdle > 0 && !waiting) {
-                writeAt = writeUb + s.writeIdle;
+            if (writeIdle > 0 && !waiting) {
+                writeAt = writeUb + writeIdle;
             }
-            if (s.allIdle > 0 && !waiting) {
-                allAt = Math.max(readUb, writeUb) + s.allIdle;
+            if (allIdle > 0 && !waiting) {
+                allAt = Math.max(readUb, writeUb) + allIdle;
             }
             if (halfClose > 0 && !waiting) {
                 // From the FIN (the liveness stamp) and from the last outbound activity.
@@ -744,17 +753,17 @@ final class ReaperHandler extends WheelEntry {
         if (readAt - now <= 0 && readAt < at) {
             reason = ReapReason.READ_IDLE;
             at = readAt;
-            limit = s.readIdle;
+            limit = readIdle;
         }
         if (writeAt - now <= 0 && writeAt < at) {
             reason = ReapReason.WRITE_IDLE;
             at = writeAt;
-            limit = s.writeIdle;
+            limit = writeIdle;
         }
         if (allAt - now <= 0 && allAt < at) {
             reason = ReapReason.ALL_IDLE;
             at = allAt;
-            limit = s.allIdle;
+            limit = allIdle;
         }
         if (httpAt - now <= 0 && httpAt < at) {
             reason = http.reason();
@@ -914,12 +923,13 @@ final class ReaperHandler extends WheelEntry {
     }
 
     /**
-     * Evicted at the connection cap, for a newcomer ({@link ConnectionCap}): reaped now with its goodbye. Event loop
-     * only, the newcomer's, which is this channel's.
+     * Evicted for a newcomer, at the connection cap ({@link ReapReason#EVICTED}, {@link ConnectionCap}) or under
+     * resource pressure ({@link ReapReason#PRESSURE}): reaped now with its goodbye. Event loop only, the newcomer's,
+     * which is this channel's.
      */
-    void evict(long now, int open, int max) {
+    void evict(ReapReason reason, long now, int count, int of) {
         long idle = Math.max(0, now - Math.max(wheel.upperBound(readStamp), wheel.upperBound(writeStamp)));
-        reapNow(ReapReason.EVICTED, idle, 0, open, max);
+        reapNow(reason, idle, 0, count, of);
     }
 
     @Override

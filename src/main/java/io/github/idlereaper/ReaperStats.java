@@ -22,10 +22,14 @@ public final class ReaperStats {
     private final long reapsAfterLoopLag;
     private final Map<ReapReason, Long> wouldReap;
     private final long closesHeldBack;
+    private final double pressure;
+    private final double timeoutScale;
 
     ReaperStats(long open, long opened, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
             long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag, EnumMap<ReapReason, Long> wouldReap,
-            long closesHeldBack) {
+            long closesHeldBack, double pressure, double timeoutScale) {
+        this.pressure = pressure;
+        this.timeoutScale = timeoutScale;
         this.closesHeldBack = closesHeldBack;
         this.wouldReap = Collections.unmodifiableMap(new EnumMap<>(wouldReap));
         this.maxLoopLagNanos = maxLoopLagNanos;
@@ -35,6 +39,22 @@ public final class ReaperStats {
         this.reaped = Collections.unmodifiableMap(new EnumMap<>(reaped));
         this.tcpSettings = Map.copyOf(tcpSettings);
         this.tcpMismatches = tcpMismatches;
+    }
+
+    /**
+     * The resource pressure last sampled ({@link IdleReaper.Builder#reduceTimeoutsUnderPressure}), from 0 to 1; 0
+     * when the reaper does not sample it.
+     */
+    public double pressure() {
+        return pressure;
+    }
+
+    /**
+     * The share of their configured values the idle timeouts have now: 1.0 normally, less under resource pressure
+     * (down to the floor of {@link IdleReaper.Builder#reduceTimeoutsUnderPressure}), in sixteenths.
+     */
+    public double timeoutScale() {
+        return timeoutScale;
     }
 
     /** Connections the reaper is watching now. */

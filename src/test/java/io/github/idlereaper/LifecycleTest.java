@@ -406,6 +406,122 @@ class LifecycleTest {
         more.forEach(EmbeddedChannel::finishAndReleaseAll);
     }
 
+    // ---------------------------------------------------------------- resource pressure
+
+    /** The pressure the injected source reports. */
+    private final double[] pressure = {0};
+
+    private void openUnderPressure(Consumer<IdleReaper.Builder> config) {
+        open(b -> config.accept(b.reduceTimeoutsUnderPressure(0.7, 0.9, 0.1).pressureSource(() -> pressure[0])));
+    }
+
+    /** {@code limit} at the floor scale of minScale 0.1: ceil(0.1 × 1024) = 103/1024 of it. */
+    private static long atFloor(Duration limit) {
+        return PressureScale.scaled(limit.toNanos(), 103);
+    }
+
+    @Test
+    void pressure_atSaturation_readIdleShrinksToItsFloor_neverBefore() {
+        pressure[0] = 1.0;
+        openUnderPressure(b -> b.readIdleTimeout(Duration.ofSeconds(10)));
+        advance(Duration.ofSeconds(4));
+        long floor = atFloor(Duration.ofSeconds(10));
+        assertReapedOnce(ReapReason.READ_IDLE, floor / MS);
+        assertEquals(Duration.ofNanos(floor), reaps.get(0).limit(), "the limit in effect");
+        assertEquals(103 / 1024.0, reaper.stats().timeoutScale(), 1e-9);
+        assertEquals(1.0, reaper.stats().pressure(), 1e-9);
+    }
+
+    @Test
+    void pressure_none_theConfiguredTimeoutHolds() {
+        openUnderPressure(b -> b.readIdleTimeout(Duration.ofSeconds(2)));
+        advance(Duration.ofSeconds(4));
+        assertReapedOnce(ReapReason.READ_IDLE, 2_000);
+        assertEquals(1.0, reaper.stats().timeoutScale(), 1e-9);
+    }
+
+    @Test
+    void pressure_thatRisesLater_bringsTheParkedVisitSooner_notAtTheOldDeadline() {
+        openUnderPressure(b -> b.readIdleTimeout(Duration.ofSeconds(10)));
+        advance(Duration.ofSeconds(3));
+        assertTrue(reaps.isEmpty());
+        long rose = nowMs();
+        pressure[0] = 0.95;
+        advance(Duration.ofSeconds(3));
+        // Idle for 3 s, past the shrunk limit (about 1 s): reaped at the next sample (within a second), in the
+        // visit that the fallen scale brought forward, not at 10 s.
+        assertEquals(List.of(ReapReason.READ_IDLE), reaps.stream().map(ReapEvent::reason).toList());
+        long at = reapTimes.get(0) / MS;
+        assertTrue(at >= rose && at <= rose + 1_000 + RES.toMillis(), "reaped at " + at + " ms, pressure at " + rose);
+    }
+
+    @Test
+    void pressure_betweenThresholdAndSaturation_scalesLinearly_inSixteenths_withHysteresis() {
+        PressureScale p = new PressureScale(() -> 0, 0.7, 0.9, 0.1, 0, 0);
+        assertEquals(PressureScale.ONE, p.step(0.5));
+        assertEquals(PressureScale.ONE, p.step(0.7));
+        // 0.8: halfway, 0.1 + 0.9 × 0.5 = 0.55 of the timeouts, rounded down to a sixteenth: 0.5.
+        assertEquals(512, p.step(0.8));
+        assertEquals(103, p.step(0.9), "the floor, 0.1, rounded up to a 1024th");
+        assertEquals(103, p.step(1.5));
+        assertFalse(p.apply(0.69), "below the threshold");
+        assertEquals(PressureScale.ONE, p.scale());
+        assertTrue(p.apply(0.8), "entered: the scale fell");
+        assertEquals(512, p.scale());
+        assertFalse(p.apply(0.79), "a little less pressure does not raise it (hysteresis)");
+        assertEquals(512, p.scale());
+        assertFalse(p.apply(0.72));
+        assertEquals(p.step(0.77), p.scale(), "raised only as far as a pressure five points higher allows");
+        assertFalse(p.apply(0.66), "still under: five points below the threshold to leave");
+        assertEquals(p.step(0.71), p.scale());
+        assertFalse(p.apply(0.64));
+        assertEquals(PressureScale.ONE, p.scale(), "left");
+        assertFalse(p.apply(Double.NaN));
+        assertEquals(0, p.pressure());
+    }
+
+    @Test
+    void pressure_logsOneWarnEntering_andOneInfoLeaving() {
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream err = System.err;
+        System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            PressureScale p = new PressureScale(() -> 0, 0.7, 0.9, 0.1, 0, 0);
+            for (double x : new double[] {0.5, 0.75, 0.95, 0.8, 0.68, 0.9, 0.6, 0.3, 0.6}) {
+                p.apply(x);
+            }
+        } finally {
+            System.setErr(err);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(1, log.split("WARN io.github.idlereaper.IdleReaper - IdleReaper under resource pressure 0.75: "
+                + "idle timeouts now 75 % of their configured values \\(threshold 0.7, saturation 0.9, floor 10 %\\)",
+                -1).length - 1, log);
+        assertEquals(1, log.split("INFO io.github.idlereaper.IdleReaper - IdleReaper no longer under resource "
+                + "pressure \\(0.60\\)", -1).length - 1, log);
+        assertEquals(2, log.lines().count(), "nothing else: " + log);
+    }
+
+    @Test
+    void pressure_shrinksTheHalfCloseTimeoutToo() {
+        pressure[0] = 1.0;
+        openUnderPressure(b -> b.halfCloseTimeout(Duration.ofSeconds(10)));
+        advance(Duration.ofMillis(300));
+        long fin = fin();
+        advance(Duration.ofSeconds(3));
+        assertReapedOnce(ReapReason.HALF_CLOSED, fin + atFloor(Duration.ofSeconds(10)) / MS);
+    }
+
+    @Test
+    void pressure_aSourceThatThrows_isReadAsNone() {
+        open(b -> b.readIdleTimeout(Duration.ofSeconds(2)).reduceTimeoutsUnderPressure(0.5, 1, 0.5)
+                .pressureSource(() -> {
+                    throw new IllegalStateException("no signal");
+                }));
+        advance(Duration.ofSeconds(3));
+        assertReapedOnce(ReapReason.READ_IDLE, 2_000);
+    }
+
     // ---------------------------------------------------------------- the builder's rules
 
     private static String message(Class<? extends Throwable> type, org.junit.jupiter.api.function.Executable e) {
@@ -454,6 +570,27 @@ class LifecycleTest {
                 IllegalArgumentException.class, () -> IdleReaper.builder().closeRate(10, 1_000_001)));
         assertEquals("closeRate was already set to 10/s, burst 5", message(IllegalStateException.class,
                 () -> IdleReaper.builder().closeRate(10, 5).closeRate(20, 5)));
+        assertEquals("reduceTimeoutsUnderPressure threshold must be above 0 and below 1: 1.0", message(
+                IllegalArgumentException.class, () -> IdleReaper.builder().reduceTimeoutsUnderPressure(1, 1, 0.5)));
+        assertEquals("reduceTimeoutsUnderPressure saturation must be above the threshold (0.8) and at most 1: 0.7",
+                message(IllegalArgumentException.class,
+                        () -> IdleReaper.builder().reduceTimeoutsUnderPressure(0.8, 0.7, 0.5)));
+        assertEquals("reduceTimeoutsUnderPressure minScale must be between 0.01 and 0.99: 0.0", message(
+                IllegalArgumentException.class, () -> IdleReaper.builder().reduceTimeoutsUnderPressure(0.5, 0.9, 0)));
+        assertEquals("reduceTimeoutsUnderPressure was already set to 0.5, 0.9, 0.2", message(
+                IllegalStateException.class, () -> IdleReaper.builder().reduceTimeoutsUnderPressure(0.5, 0.9, 0.2)
+                        .reduceTimeoutsUnderPressure(0.6, 0.9, 0.2)));
+        assertEquals("pressureSource needs reduceTimeoutsUnderPressure: call reduceTimeoutsUnderPressure(...) too",
+                message(IllegalStateException.class, () -> IdleReaper.builder().pressureSource(() -> 0).build()));
+        assertEquals("evictUnderPressure needs reduceTimeoutsUnderPressure: call reduceTimeoutsUnderPressure(...) "
+                + "too", message(IllegalStateException.class, () -> IdleReaper.builder().evictUnderPressure(0.9)
+                        .build()));
+        assertEquals("evictUnderPressure (0.6) must be at least the reduceTimeoutsUnderPressure threshold (0.7)",
+                message(IllegalArgumentException.class, () -> IdleReaper.builder()
+                        .reduceTimeoutsUnderPressure(0.7, 0.9, 0.1).evictUnderPressure(0.6).build()));
+        assertEquals("evictUnderPressure must be above 0 and at most 1: 1.5", message(IllegalArgumentException.class,
+                () -> IdleReaper.builder().evictUnderPressure(1.5)));
+        assertEquals("source", message(NullPointerException.class, () -> IdleReaper.builder().pressureSource(null)));
         assertEquals("grace must not be negative: PT-1S", message(IllegalArgumentException.class,
                 () -> IdleReaper.builder().build().drain(Duration.ofSeconds(-1))));
     }

@@ -37,7 +37,8 @@ import java.time.Duration;
  * <p>On a client (a channel without a parent) the ping is PINGREQ, so {@code install(Bootstrap)} keeps a client
  * connection alive with a real heartbeat interval. The goodbye, for MQTT 5 only, is DISCONNECT with reason code
  * 0x8D (keep alive timeout) after an idle or heartbeat reap, 0x9C (use another server) at the connection's max age,
- * 0x8B (server shutting down) in a drain and 0x89 (server busy) for an eviction at the connection cap; MQTT 3.1.1 has no server DISCONNECT.
+ * 0x8B (server shutting down) in a drain and 0x89 (server busy) for an eviction at the connection cap or under
+ * resource pressure; MQTT 3.1.1 has no server DISCONNECT.
  *
  * <p>Immutable and thread-safe; use {@link #INSTANCE}.
  */
@@ -89,7 +90,7 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
         if (reason == ReapReason.DRAIN) {
             return MqttMessageBuilders.disconnect().reasonCode(SERVER_SHUTTING_DOWN).build();
         }
-        if (reason == ReapReason.EVICTED) {
+        if (reason == ReapReason.EVICTED || reason == ReapReason.PRESSURE) {
             return MqttMessageBuilders.disconnect().reasonCode(SERVER_BUSY).build();
         }
         return null;
