@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Layer 2: every timer is a deadline, tested alone and next to every other timer, in every traffic pattern that
- * triggers one of them. The bound: a reap comes no earlier than the first deadline the traffic arms, and no later
+ * triggers one of them: the idle timers, write stall, the heartbeat, the half-close timeout and the age. The bound: a reap comes no earlier than the first deadline the traffic arms, and no later
  * than one tick resolution after it, whatever the other timers are; and a pattern that arms no deadline is never
  * reaped. Time is pushed in by hand.
  */
@@ -38,7 +38,11 @@ class DeadlineMatrixTest {
     /** How long a pattern that arms nothing is watched. */
     private static final long WATCH = 6_000 * MS;
 
-    enum Timer { READ, WRITE, ALL, STALL, HEARTBEAT }
+    /**
+     * In the order the handler breaks a tie between deadlines at the same moment: the idle timers, then the
+     * half-close timeout, then the age (looked at only when no timeout has run out), then the heartbeat.
+     */
+    enum Timer { READ, WRITE, ALL, STALL, HALF_CLOSE, AGE, HEARTBEAT }
 
     /** What the peer does after the start: which deadlines it arms. */
     enum Traffic {
@@ -49,7 +53,12 @@ class DeadlineMatrixTest {
         /** Nothing either way. Arms read, write and all idle, and the heartbeat. */
         SILENT,
         /** The peer keeps sending; the server's one write meets a peer that stopped reading. Arms write stall. */
-        STALLED
+        STALLED,
+        /**
+         * The peer's first byte, then its FIN (it shut its output); the server writes nothing. Arms the half-close
+         * timeout, read, write and all idle, and the heartbeat.
+         */
+        FIN
     }
 
     /** A channel whose peer can stop reading: flushed messages then stay in the outbound buffer. */
@@ -85,6 +94,7 @@ class DeadlineMatrixTest {
         for (Timer t : Timer.values()) {
             for (Timer other : Timer.values()) {
                 if (other == t || other == Timer.HEARTBEAT) {
+                    // The heartbeat's bound is fixed (500 ms): it is next to every timer as t's partner.
                     continue;
                 }
                 for (long otherMs : new long[] {700, 3_000}) {
@@ -125,19 +135,27 @@ class DeadlineMatrixTest {
             long d = e.getValue() * MS;
             switch (e.getKey()) {
                 case READ:
-                    if (traffic == Traffic.SILENT_IN || traffic == Traffic.SILENT) {
+                    if (traffic == Traffic.SILENT_IN || traffic == Traffic.SILENT || traffic == Traffic.FIN) {
                         at.put(Timer.READ, d);
                     }
                     break;
                 case WRITE:
-                    if (traffic == Traffic.SILENT_OUT || traffic == Traffic.SILENT) {
+                    if (traffic == Traffic.SILENT_OUT || traffic == Traffic.SILENT || traffic == Traffic.FIN) {
                         at.put(Timer.WRITE, d);
                     }
                     break;
                 case ALL:
-                    if (traffic == Traffic.SILENT) {
+                    if (traffic == Traffic.SILENT || traffic == Traffic.FIN) {
                         at.put(Timer.ALL, d);
                     }
+                    break;
+                case HALF_CLOSE:
+                    if (traffic == Traffic.FIN) {
+                        at.put(Timer.HALF_CLOSE, d);
+                    }
+                    break;
+                case AGE:
+                    at.put(Timer.AGE, d); // a deadline from the accept, whatever the traffic
                     break;
                 case STALL:
                     if (traffic == Traffic.STALLED) {
@@ -145,7 +163,7 @@ class DeadlineMatrixTest {
                     }
                     break;
                 default:
-                    if (traffic == Traffic.SILENT_IN || traffic == Traffic.SILENT) {
+                    if (traffic == Traffic.SILENT_IN || traffic == Traffic.SILENT || traffic == Traffic.FIN) {
                         at.put(Timer.HEARTBEAT, HB_BOUND);
                     }
             }
@@ -163,6 +181,10 @@ class DeadlineMatrixTest {
                 return ReapReason.ALL_IDLE;
             case STALL:
                 return ReapReason.WRITE_STALL;
+            case HALF_CLOSE:
+                return ReapReason.HALF_CLOSED;
+            case AGE:
+                return ReapReason.MAX_AGE;
             default:
                 return ReapReason.HEARTBEAT_TIMEOUT;
         }
@@ -219,6 +241,12 @@ class DeadlineMatrixTest {
                 case STALL:
                     b.writeStallTimeout(d);
                     break;
+                case HALF_CLOSE:
+                    b.halfCloseTimeout(d);
+                    break;
+                case AGE:
+                    b.maxConnectionAge(d).maxConnectionAgeJitter(0);
+                    break;
                 default:
                     b.heartbeat(Duration.ofMillis(300), Duration.ofMillis(100), 2, new Ping());
             }
@@ -234,6 +262,9 @@ class DeadlineMatrixTest {
             start[0] = ticker.read();
             inbound(ch);
             outbound(ch);
+            if (traffic == Traffic.FIN) {
+                ch.pipeline().fireUserEventTriggered(io.netty.channel.socket.ChannelInputShutdownEvent.INSTANCE);
+            }
             if (idleAt >= 0) {
                 IdleReaper.markBusy(ch);
             }
