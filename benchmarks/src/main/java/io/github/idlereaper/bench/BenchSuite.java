@@ -33,7 +33,7 @@ import java.util.stream.Collectors;
 import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
- * The benchmark suite of issue #5: six figures, four configurations (bare, pass-through, Netty's IdleStateHandler
+ * The benchmark suite of issue #5: seven figures, four configurations (bare, pass-through, Netty's IdleStateHandler
  * with a closer, the reaper) side by side in one run, one table. Run it with {@code bash benchmarks/run.sh}; see
  * docs/performance.md for what each figure does and why.
  *
@@ -91,7 +91,7 @@ public final class BenchSuite {
     public static void main(String[] args) throws Exception {
         boolean smoke = false;
         boolean fork = true;
-        Set<Integer> figures = new TreeSet<>(Set.of(1, 2, 3, 4, 5, 6));
+        Set<Integer> figures = new TreeSet<>(Set.of(1, 2, 3, 4, 5, 6, 7));
         Path out = null;
         Path emit = null;
         for (String a : args) {
@@ -209,6 +209,9 @@ public final class BenchSuite {
         if (figures.contains(6)) {
             figure6(sizes, r);
         }
+        if (figures.contains(7)) {
+            figure7(sizes, r);
+        }
         derived(r);
         return r;
     }
@@ -255,6 +258,14 @@ public final class BenchSuite {
                 local, false);
         heapRow(r, "1c", "Heap per connection over bare, a heartbeat on each side: " + nioWhat, nio, true);
         heapRow(r, "1d", "Heap per connection over bare, a heartbeat on each side: " + localWhat, local, true);
+        double bare = nio.get(Config.BARE).total();
+        double all = nio.get(Config.REAPER_ALL).total() - bare;
+        double plain = nio.get(Config.REAPER).total() - bare;
+        r.metric("1e.reaperAll", all);
+        r.row("1e", "Heap per connection over bare, every lifecycle feature on (half-close, age, cap, pressure, close "
+                + "rate) [the reaper without them]: " + nioWhat, fmt("+%.1f B [+%.1f B]", all, plain),
+                fmt("IdleStateHandler(r,w,a)+closer +%.0f B", nio.get(Config.NETTY).total() - bare),
+                ratio(all, nio.get(Config.NETTY).total() - bare), "≤ 128 B", all <= 128);
     }
 
     /**
@@ -447,6 +458,85 @@ public final class BenchSuite {
                 fmt("r,w,a %.1f ms/s [raw %.1f]", oNetty.cpuMsPerSec() - ob, oNetty.cpuMsPerSec()),
                 ratio(oReaper.cpuMsPerSec() - ob, oNetty.cpuMsPerSec() - ob), "≤ 2 ms/s (raw)",
                 oReaper.cpuMsPerSec() <= 2 && oReaper.closed() == 0);
+    }
+
+    // --------------------------------------------------------------------------------------------- figure 7
+
+    /**
+     * The lifecycle features' costs (issue #11): upkeep with every one of them on, the choice of a connection to
+     * evict at the cap, and a burst of connections that reach their age together under a close rate.
+     */
+    private static void figure7(Sizes s, Report r) throws Exception {
+        int n = s.upkeepConnections();
+        section(fmt("7. Lifecycle: upkeep with every feature on (%,d connections), eviction at the cap, an age burst",
+                n));
+        UpkeepFigure f = new UpkeepFigure(n, Duration.ofSeconds(60), Duration.ofMillis(500));
+        Map<Config, Upkeep> m;
+        try {
+            m = f.runAll(List.of(Config.BARE, Config.NETTY, Config.REAPER, Config.REAPER_ALL), TOUCH_DIVIDES);
+        } finally {
+            f.close();
+        }
+        double b = m.get(Config.BARE).cpuMsPerSec();
+        Upkeep all = m.get(Config.REAPER_ALL);
+        Upkeep plain = m.get(Config.REAPER);
+        Upkeep netty = m.get(Config.NETTY);
+        for (Config c : List.of(Config.BARE, Config.NETTY, Config.REAPER, Config.REAPER_ALL)) {
+            Upkeep k = m.get(c);
+            r.detail("7a: %-70s %8.3f CPU ms/s raw, %8.3f net   %,12.0f B/s   closed: %d", c.label, k.cpuMsPerSec(),
+                    k.cpuMsPerSec() - b, k.bytesPerSec(), k.closed());
+        }
+        r.metric("7a.reaperAll", all.cpuMsPerSec() - b);
+        r.metric("7a.reaper", plain.cpuMsPerSec() - b);
+        r.metric("7a.netty", netty.cpuMsPerSec() - b);
+        r.metric("7a.closed", all.closed() + plain.closed());
+        r.row("7a", fmt("Timer upkeep with every lifecycle feature on (half-close, age, cap, pressure, close rate), "
+                + "%,d active connections, 60 s timeouts, touched every 30 s: loop CPU per second, net of the bare "
+                + "loop [the reaper without them]", n),
+                fmt("%.2f ms/s [%.2f ms/s]", all.cpuMsPerSec() - b, plain.cpuMsPerSec() - b),
+                fmt("r,w,a %.1f ms/s", netty.cpuMsPerSec() - b), ratio(all.cpuMsPerSec() - b,
+                        netty.cpuMsPerSec() - b), "≤ 2 ms/s (raw)", all.cpuMsPerSec() <= 2 && all.closed() == 0);
+
+        int[] sizes = s.upkeepConnections() >= 1_000_000 ? new int[] {10_000, 1_000_000} : new int[] {1_000, 10_000};
+        StringBuilder cell = new StringBuilder();
+        StringBuilder scan = new StringBuilder();
+        for (int size : sizes) {
+            double[] e = io.github.idlereaper.EvictionProbe.nanosPerChoice(size, 31, 7);
+            r.detail("7b: %,d connections in the wheel: the wheel's choice %.0f ns (%.0f %% as idle as the idlest), a "
+                    + "scan of all %.0f ns (seed 7)", size, e[0], e[2] * 100, e[1]);
+            r.metric("7b.reaper" + size, e[0]);
+            r.metric("7b.scan" + size, e[1]);
+            cell.append(cell.length() == 0 ? "" : "; ").append(fmt("%,d: %.1f µs", size, e[0] / 1000));
+            scan.append(scan.length() == 0 ? "" : "; ").append(fmt("%,d: %.1f µs", size, e[1] / 1000));
+        }
+        double small = r.metrics().get("7b.reaper" + sizes[0]);
+        double large = r.metrics().get("7b.reaper" + sizes[1]);
+        r.row("7b", "Choosing the connection to evict at the cap, per accept: the wheel's 64 next entries [a scan of "
+                + "every connection, what a host without the wheel would do]", cell.toString(),
+                "no eviction; a scan: " + scan, ratio(large, r.metrics().get("7b.scan" + sizes[1])),
+                "O(1): the same at both sizes (within 3×)", large <= 3 * small + 1_000);
+
+        int burst = s.burstConnections();
+        int rate = Math.max(100, burst / 5);
+        Duration age = Duration.ofSeconds(3);
+        LifecycleFigure.Burst limited = LifecycleFigure.run(burst, age, rate);
+        LifecycleFigure.Burst unlimited = LifecycleFigure.run(burst, age, 0);
+        LifecycleFigure.Burst nettyBurst = LifecycleFigure.run(burst, age, -1);
+        for (Object[] x : new Object[][] {{"idle-reaper, closeRate(" + rate + ", 100)", limited},
+                {"idle-reaper, no close rate", unlimited}, {"IdleStateHandler(r)+closer at the same moment", nettyBurst}}) {
+            LifecycleFigure.Burst k = (LifecycleFigure.Burst) x[1];
+            r.detail("7c: %,d LocalChannel connections at their age (%d s): %-50s closed %,d over %.2f s, most in a "
+                    + "second %,d", burst, age.toSeconds(), x[0], k.closed(), k.spanSeconds(), k.mostInASecond());
+        }
+        r.metric("7c.most", limited.mostInASecond());
+        r.metric("7c.closed", limited.closed());
+        r.row("7c", fmt("An age burst: %,d LocalChannel connections reach their age together; closes spread by "
+                + "closeRate(%,d/s, burst 100): span, most in any second [no close rate]", burst, rate),
+                fmt("%.2f s, %,d/s [%.2f s, %,d/s]", limited.spanSeconds(), limited.mostInASecond(),
+                        unlimited.spanSeconds(), unlimited.mostInASecond()),
+                fmt("one burst: %.2f s, %,d/s", nettyBurst.spanSeconds(), nettyBurst.mostInASecond()), "—",
+                fmt("≤ %,d/s (rate + burst)", rate + 100),
+                limited.closed() == burst && limited.mostInASecond() <= rate + 100 + rate / 20);
     }
 
     // --------------------------------------------------------------------------------------------- figure 4

@@ -47,7 +47,7 @@ final class HeapFigure {
      * so the first of them is charged for the growth, and it should be the one in the table.
      */
     static final List<Config> ORDER = List.of(Config.BARE, Config.PASS, Config.NETTY_HB, Config.NETTY,
-            Config.READ_TIMEOUT, Config.REAPER_HB, Config.REAPER, Config.BARE);
+            Config.READ_TIMEOUT, Config.REAPER_HB, Config.REAPER, Config.REAPER_ALL, Config.BARE);
 
     /** One configuration's figure: bytes per connection in total and per class. */
     record PerConn(double total, Map<String, Double> perClass) {

@@ -1,5 +1,6 @@
 package io.github.idlereaper.bench;
 
+import io.github.idlereaper.CapPolicy;
 import io.github.idlereaper.IdleReaper;
 import io.github.idlereaper.Ticker;
 import io.github.idlereaper.protocol.LineHeartbeat;
@@ -34,7 +35,12 @@ final class Stack {
         /** The reaper with read, write, all idle and write stall on. */
         REAPER("idle-reaper(r,w,a,stall)"),
         /** {@link #REAPER} plus a heartbeat ({@link LineHeartbeat}). */
-        REAPER_HB("idle-reaper(r,w,a,stall,heartbeat)");
+        REAPER_HB("idle-reaper(r,w,a,stall,heartbeat)"),
+        /**
+         * {@link #REAPER} with every lifecycle feature on: half-close, max age (ten timeouts, ±10 %), a cap with
+         * eviction, timeouts scaled by pressure (a source that reads none), a close rate.
+         */
+        REAPER_ALL("idle-reaper(r,w,a,stall + half-close, age, cap, pressure, close rate)");
 
         final String label;
 
@@ -95,7 +101,7 @@ final class Stack {
     /** A stack whose reaper reads {@code ticker} (null: the system ticker). */
     static Stack of(Config config, Timeouts t, Ticker ticker) {
         IdleReaper reaper = null;
-        if (config == Config.REAPER || config == Config.REAPER_HB) {
+        if (config == Config.REAPER || config == Config.REAPER_HB || config == Config.REAPER_ALL) {
             IdleReaper.Builder b = IdleReaper.builder()
                     .readIdleTimeout(t.read())
                     .writeIdleTimeout(t.write())
@@ -103,6 +109,12 @@ final class Stack {
                     .writeStallTimeout(t.stall());
             if (config == Config.REAPER_HB) {
                 b.heartbeat(t.pingInterval(), t.pingTimeout(), Timeouts.PING_MISSES, PING);
+            }
+            if (config == Config.REAPER_ALL) {
+                b.halfCloseTimeout(t.read()).maxConnectionAge(t.read().multipliedBy(10))
+                        .maxConnections(10_000_000, CapPolicy.EVICT_IDLEST)
+                        .reduceTimeoutsUnderPressure(0.7, 0.9, 0.1).pressureSource(() -> 0)
+                        .closeRate(100_000, 1_000);
             }
             if (t.tick() != null) {
                 b.tickResolution(t.tick());
@@ -140,6 +152,7 @@ final class Stack {
                     new Handlers.PingSender(timeouts.pingInterval(), Timeouts.PING_MISSES, PING_BYTES)};
             case REAPER:
             case REAPER_HB:
+            case REAPER_ALL:
                 return new ChannelHandler[] {reaper.newHandler()};
             default:
                 throw new AssertionError(config);

@@ -23,7 +23,7 @@ class BenchSuiteSmokeTest {
         // this one, a channel another test class left to its loop was once counted against it.
         Path dir = Files.createDirectories(Path.of("target", "bench-smoke")).toAbsolutePath();
         Report report = BenchSuite.runForked(1, true, dir, true);
-        report.merge(BenchSuite.run(BenchSuite.Sizes.smoke(), Set.of(2, 3, 4, 5, 6), dir));
+        report.merge(BenchSuite.run(BenchSuite.Sizes.smoke(), Set.of(2, 3, 4, 5, 6, 7), dir));
         Map<String, Double> m = report.metrics();
 
         for (String key : List.of(
@@ -38,11 +38,12 @@ class BenchSuiteSmokeTest {
                 "4.reaperMinMs", "4.reaperP99Ms", "4.reaperStormP99Ms", "4.reaperWorstEarlyMs", "4.nettyP99Ms",
                 "4.nettyEarly",
                 "5a.reaper", "5a.netty", "5a.reaperRuns", "5b.reaper", "5b.netty", "5b.reaperRuns",
-                "6.reaper", "6.netty", "6.reaperCpu", "6.predicted")) {
+                "6.reaper", "6.netty", "6.reaperCpu", "6.predicted",
+                "1e.reaperAll", "7a.reaperAll", "7a.reaper", "7a.netty", "7b.reaper1000", "7b.scan10000", "7c.most")) {
             assertTrue(m.containsKey(key), "figure not computed: " + key);
             assertTrue(Double.isFinite(m.get(key)), key + " is " + m.get(key));
         }
-        assertEquals(21, report.rows().size(), report.table());
+        assertEquals(25, report.rows().size(), report.table());
 
         // Figure 1 measures something: three scheduled tasks and a handler retain more than one pass-through
         // handler, and each configuration retains something.
@@ -60,6 +61,11 @@ class BenchSuiteSmokeTest {
         for (String op : List.of("Read", "Write", "Promise")) {
             assertEquals(0.0, m.get("2d.reaper" + op + "Bytes"), BenchSuite.ZERO_BYTES, op + " " + report.table());
         }
+
+        // Figure 7: every connection of the upkeep run stays open with every lifecycle feature on, and the whole age
+        // burst closes.
+        assertEquals(0.0, m.get("7a.closed"), report.details().toString());
+        assertEquals(BenchSuite.Sizes.smoke().burstConnections(), m.get("7c.closed"), 0.0);
 
         // Figure 3 keeps every connection active, on both touch schedules: nothing may be closed.
         assertEquals(0.0, m.get("3.closed"), report.details().toString());
