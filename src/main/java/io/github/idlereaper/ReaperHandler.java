@@ -683,9 +683,11 @@ final class ReaperHandler extends WheelEntry {
         // Whether a reap decided at this visit already waited for a pass of I/O (see waitsForIo).
         boolean deferred = (state & DEFERRED) != 0;
         state &= ~DEFERRED;
+        // Resolved once per visit: past an HTTP companion, an age and an override it is a chain of instanceof.
+        ReaperCore c = core();
         Settings s = settings();
         // The idle timeouts, shrunk under resource pressure (the scale is ONE without it).
-        int scale = core().timeoutScale();
+        int scale = c.timeoutScale();
         long readIdle = PressureScale.scaled(s.readIdle, scale);
         long writeIdle = PressureScale.scaled(s.writeIdle, scale);
         long allIdle = PressureScale.scaled(s.allIdle, scale);
@@ -722,7 +724,7 @@ final class ReaperHandler extends WheelEntry {
         long writeAt = Long.MAX_VALUE;
         long allAt = Long.MAX_VALUE;
         long halfAt = Long.MAX_VALUE;
-        long halfClose = halfClosed ? PressureScale.scaled(core().lifecycle().halfCloseNanos, scale) : 0;
+        long halfClose = halfClosed ? PressureScale.scaled(c.lifecycle().halfCloseNanos, scale) : 0;
         if ((state >>> BUSY_SHIFT) == 0) {
             long readUb = readIdle > 0 || allIdle > 0 ? w.upperBound(readStamp) : 0;
             if (readIdle > 0) {
@@ -776,7 +778,7 @@ final class ReaperHandler extends WheelEntry {
             limit = halfClose;
         }
         long retireAt = Long.MAX_VALUE;
-        if (reason == null && Retirement.on(core())) {
+        if (reason == null && Retirement.on(c)) {
             retireAt = Retirement.visit(this, w, now);
             if (retireAt == Retirement.REAP_AGE || retireAt == Retirement.REAP_DRAIN) {
                 if (waitsForIo(w, deferred, http != null)) {
@@ -785,7 +787,7 @@ final class ReaperHandler extends WheelEntry {
                 if (heldBack(w, now)) {
                     return LoopWheel.HOLD;
                 }
-                ReaperDrain drain = core().drain();
+                ReaperDrain drain = c.drain();
                 if (retireAt == Retirement.REAP_DRAIN) {
                     return reap(ReapReason.DRAIN, now - drain.startNanos, drain.graceNanos, now, 0, 0);
                 }

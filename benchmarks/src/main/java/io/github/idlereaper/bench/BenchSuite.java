@@ -535,8 +535,9 @@ public final class BenchSuite {
                 fmt("%.2f s, %,d/s [%.2f s, %,d/s]", limited.spanSeconds(), limited.mostInASecond(),
                         unlimited.spanSeconds(), unlimited.mostInASecond()),
                 fmt("one burst: %.2f s, %,d/s", nettyBurst.spanSeconds(), nettyBurst.mostInASecond()), "—",
-                fmt("≤ %,d/s (rate + burst)", rate + 100),
-                limited.closed() == burst && limited.mostInASecond() <= rate + 100 + rate / 20);
+                fmt("≤ %,d/s (the rate + the bucket: the larger of the burst and a 10 ms tick's worth)",
+                        rate + Math.max(100, rate / 100 + 1)),
+                limited.closed() == burst && limited.mostInASecond() <= rate + Math.max(100, rate / 100 + 1));
     }
 
     // --------------------------------------------------------------------------------------------- figure 4

@@ -61,7 +61,10 @@ final class LifecycleFigure {
         long[] acceptedBy = {0};
         IdleReaper reaper = null;
         if (rate >= 0) {
-            IdleReaper.Builder b = IdleReaper.builder().maxConnectionAge(age).maxConnectionAgeJitter(0);
+            // A 20 ms tick: the bucket holds at least a tick's worth of closes (rate / 100 here), so the most in a
+            // second is the rate plus the larger of the burst and that.
+            IdleReaper.Builder b = IdleReaper.builder().maxConnectionAge(age).maxConnectionAgeJitter(0)
+                    .tickResolution(Duration.ofMillis(20));
             if (rate > 0) {
                 b.closeRate(rate, 100);
             }
@@ -88,8 +91,10 @@ final class LifecycleFigure {
             sb.bind(addr).sync();
             Bootstrap cb = new Bootstrap().group(clients).channel(LocalChannel.class).handler(new Quiet());
             List<io.netty.channel.ChannelFuture> fs = new ArrayList<>(n);
+            String prefix = "age-burst-client-" + System.nanoTime() + "-";
             for (int i = 0; i < n; i++) {
-                fs.add(cb.connect(addr));
+                // Named, not ephemeral: LocalChannel's random ephemeral names collide among 100,000.
+                fs.add(cb.connect(addr, new LocalAddress(prefix + i)));
             }
             for (io.netty.channel.ChannelFuture f : fs) {
                 f.sync();
