@@ -75,6 +75,10 @@ public final class IdleReaper {
             core.cap(new ConnectionCap(b.maxConnections, b.maxPerAddress, b.capPolicy));
         }
         if (b.pressureThreshold > 0) {
+            if (b.pressureSource == null) {
+                // The first sample (a count of the file descriptors) here, on the builder's thread, not on a loop.
+                SystemPressure.INSTANCE.start();
+            }
             core.pressure(new PressureScale(b.pressureSource != null ? b.pressureSource : PressureSource.system(),
                     b.pressureThreshold, b.pressureSaturation, b.pressureMinScale, b.evictAt, ticker.read()));
         }

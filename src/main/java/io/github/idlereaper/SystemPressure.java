@@ -41,7 +41,8 @@ final class SystemPressure implements PressureSource {
         return detail;
     }
 
-    private synchronized void start() {
+    /** Starts the sampling thread (once per process) and takes the first sample on the caller's thread. */
+    synchronized void start() {
         if (started) {
             return;
         }
