@@ -21,6 +21,11 @@ final class ChannelLife {
         this.ageTicks = ageTicks;
     }
 
+    /** The stamp of the tick in which the age is due: the accept's stamp plus the age limit in ticks. */
+    int dueStamp() {
+        return (born + ageTicks) & Integer.MAX_VALUE;
+    }
+
     /** The moment the channel reaches its age: never before the accept plus its age limit. */
     long ageAt(LoopWheel w) {
         return w.upperBound(born) + (long) ageTicks * w.tickNanos();

@@ -137,6 +137,11 @@ final class LoopWheel implements Runnable {
     private long done;
     /** {@code done} as a non-negative int, read by handlers on every message. */
     int stamp;
+    /**
+     * The reaper whose wheel this is (null for a wheel made by a test): handlers that follow it with nothing of their
+     * own read its settings from here rather than through their own chain (see {@link ReaperHandler#AGE_STAMP}).
+     */
+    ReaperCore owner;
 
     private int size;
     /** The entry whose {@link WheelEntry#expire} is running, or null. */
@@ -433,6 +438,15 @@ final class LoopWheel implements Runnable {
     /** The start of the tick {@code ticks} after the (recent) tick stamped {@code stamp}. */
     long tickStartAfter(int stamp, long ticks) {
         return tickStart(tickOf(stamp) + ticks);
+    }
+
+    /**
+     * The start of the tick stamped {@code stamp} when it lies ahead of the last processed tick (within half the
+     * stamp range), else {@code Long.MIN_VALUE}: for a stamp of the future, such as an age's due tick.
+     */
+    long startIfAhead(int stamp) {
+        int d = ((stamp - (int) done) << 1) >> 1;
+        return d > 0 ? tickStart(done + d) : Long.MIN_VALUE;
     }
 
     /** The stamp {@code ticks} before the last processed tick (a stamp from the past, for a backdated start). */

@@ -376,6 +376,7 @@ final class ReaperCore {
         return wheels.computeIfAbsent(executor, e -> {
             LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS, this::afterRun);
             created.closeRate(lifecycle.closeRate, lifecycle.closeBurst);
+            created.owner = this;
             try {
                 e.terminationFuture().addListener(f -> retire(wheels.remove(e)));
             } catch (UnsupportedOperationException noTermination) {

@@ -113,7 +113,15 @@ final class ReaperHandler extends WheelEntry {
      * at registration, once; the cap's count is released when the channel leaves.
      */
     static final int ADMITTED = 1 << 21;
-    static final int BUSY_SHIFT = 22;
+    /**
+     * The age's fast path: {@code core} holds this channel's {@link ChannelLife} directly over the reaper's core (no
+     * override, no HTTP companion), the reaper has no heartbeat, and the wheel belongs to that core. While not
+     * REAPING, {@code pingTick} (unused without a heartbeat) then holds the stamp at which the age is due, so that a
+     * visit reads the settings from the wheel's core and bounds the age without touching the ChannelLife: one cache
+     * miss less per visit at a million connections. See {@link #refreshAge}.
+     */
+    static final int AGE_STAMP = 1 << 22;
+    static final int BUSY_SHIFT = 23;
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
@@ -202,16 +210,15 @@ final class ReaperHandler extends WheelEntry {
     /** Replaces the core or the override, keeping an HTTP companion and a {@link ChannelLife} in front of it. */
     private void base(Object next) {
         ChannelLife life = life();
+        HttpCompanion http = http();
         if (life != null) {
             life.base = next;
-            return;
-        }
-        HttpCompanion http = http();
-        if (http != null) {
+        } else if (http != null) {
             http.base = next;
         } else {
             core = next;
         }
+        refreshAge();
     }
 
     /** Starts this channel's age from the stamp {@code now} of its wheel, with a jitter drawn now. */
@@ -239,6 +246,7 @@ final class ReaperHandler extends WheelEntry {
 
     void coreField(Object c) {
         core = c;
+        refreshAge();
     }
 
     // ---------------------------------------------------------------- pipeline events
@@ -584,6 +592,28 @@ final class ReaperHandler extends WheelEntry {
             state &= ~(PINGS_MASK | MARK_MASK);
             pingTick = -1;
         }
+        refreshAge();
+    }
+
+    /**
+     * Sets or clears {@link #AGE_STAMP} after {@code core} changed (an age started, an override, an HTTP companion).
+     * Event loop only.
+     */
+    private void refreshAge() {
+        Object k = core;
+        LoopWheel w = wheel;
+        if (k instanceof ChannelLife && w != null && ((ChannelLife) k).base == w.owner
+                && w.owner.settings().pingInterval == 0) {
+            state |= AGE_STAMP;
+            if ((state & REAPING) == 0) {
+                pingTick = ((ChannelLife) k).dueStamp();
+            }
+        } else if ((state & AGE_STAMP) != 0) {
+            state &= ~AGE_STAMP;
+            if ((state & (REAPING | PINGS_MASK)) == 0) {
+                pingTick = -1;
+            }
+        }
     }
 
     private void unregister() {
@@ -683,9 +713,40 @@ final class ReaperHandler extends WheelEntry {
         // Whether a reap decided at this visit already waited for a pass of I/O (see waitsForIo).
         boolean deferred = (state & DEFERRED) != 0;
         state &= ~DEFERRED;
-        // Resolved once per visit: past an HTTP companion, an age and an override it is a chain of instanceof.
-        ReaperCore c = core();
-        Settings s = settings();
+        // Resolved once per visit: past an HTTP companion, an age and an override it is a chain of instanceof (and
+        // the age's base is a volatile read, which the compiler would not fold into one across the helpers).
+        Object k = core;
+        HttpCompanion http = null;
+        ChannelLife life = null;
+        // The age's fast path: a floor under the age, from pingTick (see AGE_STAMP); the ChannelLife is looked at
+        // only once the floor is reached, or in a drain.
+        long ageFloor = Long.MAX_VALUE;
+        if ((state & (AGE_STAMP | REAPING)) == AGE_STAMP && w.owner.drain() == null) {
+            long due = w.startIfAhead(pingTick);
+            if (due != Long.MIN_VALUE && due + w.tickNanos() - now > 0) {
+                ageFloor = due + w.tickNanos();
+                k = w.owner;
+            }
+        }
+        if (!(k instanceof ReaperCore) && !(k instanceof ChannelOverride)) {
+            if (!(k instanceof ChannelLife)) {
+                http = (HttpCompanion) k;
+                k = http.base;
+            }
+            if (k instanceof ChannelLife) {
+                life = (ChannelLife) k;
+                k = life.base;
+            }
+        }
+        ReaperCore c;
+        Settings s;
+        if (k instanceof ChannelOverride) {
+            c = ((ChannelOverride) k).core;
+            s = ((ChannelOverride) k).settings();
+        } else {
+            c = (ReaperCore) k;
+            s = c.settings();
+        }
         // The idle timeouts, shrunk under resource pressure (the scale is ONE without it).
         int scale = c.timeoutScale();
         long readIdle = PressureScale.scaled(s.readIdle, scale);
@@ -741,7 +802,6 @@ final class ReaperHandler extends WheelEntry {
                 halfAt = Math.max(w.upperBound(liveStamp), writeUb) + halfClose;
             }
         }
-        HttpCompanion http = http();
         long httpAt = http == null ? Long.MAX_VALUE : http.deadline(w, now, waiting);
         // The first bound crossed wins; on a tie the more specific reason (stall, read, write, all, HTTP).
         ReapReason reason = null;
@@ -777,9 +837,9 @@ final class ReaperHandler extends WheelEntry {
             at = halfAt;
             limit = halfClose;
         }
-        long retireAt = Long.MAX_VALUE;
-        if (reason == null && Retirement.on(c)) {
-            retireAt = Retirement.visit(this, w, now);
+        long retireAt = ageFloor;
+        if (reason == null && ageFloor == Long.MAX_VALUE && Retirement.on(c)) {
+            retireAt = Retirement.visit(this, w, now, c, life, http);
             if (retireAt == Retirement.REAP_AGE || retireAt == Retirement.REAP_DRAIN) {
                 if (waitsForIo(w, deferred, http != null)) {
                     return LoopWheel.AFTER_IO;
@@ -792,7 +852,7 @@ final class ReaperHandler extends WheelEntry {
                     return reap(ReapReason.DRAIN, now - drain.startNanos, drain.graceNanos, now, 0, 0);
                 }
                 long ageLimit = Retirement.ageLimit(this);
-                return reap(ReapReason.MAX_AGE, ageLimit + Math.max(0, now - life().ageAt(w)), ageLimit, now, 0, 0);
+                return reap(ReapReason.MAX_AGE, ageLimit + Math.max(0, now - life.ageAt(w)), ageLimit, now, 0, 0);
             }
         }
         if (reason != null) {

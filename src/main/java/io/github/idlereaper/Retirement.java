@@ -40,12 +40,11 @@ final class Retirement {
     }
 
     /**
-     * At a visit: when to look again ({@code Long.MAX_VALUE} for never), or {@link #REAP_AGE} or {@link #REAP_DRAIN}
+     * At a visit, with the handler's core, age and HTTP companion as the visit resolved them (the last two may be
+     * null): when to look again ({@code Long.MAX_VALUE} for never), or {@link #REAP_AGE} or {@link #REAP_DRAIN}
      * when the connection is to be reaped now.
      */
-    static long visit(ReaperHandler h, LoopWheel w, long now) {
-        ReaperCore c = h.core();
-        ChannelLife life = h.life();
+    static long visit(ReaperHandler h, LoopWheel w, long now, ReaperCore c, ChannelLife life, HttpCompanion http) {
         ReaperDrain drain = c.drain();
         long ageAt = life == null ? Long.MAX_VALUE : life.ageAt(w);
         long drainAt = drain == null ? Long.MAX_VALUE : drain.goodbyeAt(h);
@@ -66,7 +65,6 @@ final class Retirement {
             return reap;
         }
         long next = graceEnd;
-        HttpCompanion http = h.http();
         if (http != null) {
             next = Math.min(next, http.retire(due, now));
         }

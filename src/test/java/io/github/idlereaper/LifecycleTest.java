@@ -323,6 +323,51 @@ class LifecycleTest {
     }
 
     @Test
+    void age_aloneOnItsFastPath_visitsWithoutItsChannelLife_andStillComesOnTime() {
+        // No override, no HTTP, no heartbeat: the handler keeps the age's due tick in pingTick (AGE_STAMP).
+        open(b -> b.maxConnectionAge(Duration.ofSeconds(3)).maxConnectionAgeJitter(0)
+                .readIdleTimeout(Duration.ofMillis(500)));
+        ReaperHandler h = (ReaperHandler) ch.pipeline().get(IdleReaper.HANDLER_NAME);
+        assertTrue((h.state & ReaperHandler.AGE_STAMP) != 0, "on the fast path");
+        int[] n = {0};
+        advance(Duration.ofSeconds(4), t -> {
+            if (++n[0] % 2 == 0) {
+                send("traffic"); // every 100 ms: many visits before the age, each on the fast path
+            }
+        });
+        assertReapedOnce(ReapReason.MAX_AGE, 3_000);
+    }
+
+    @Test
+    void age_anOverrideOrAHeartbeatMidLife_leaveTheFastPath_andTheAgeStillComesOnTime() {
+        for (int variant = 0; variant < 2; variant++) {
+            reaps.clear();
+            reapTimes.clear();
+            if (ch != null) {
+                ch.finishAndReleaseAll();
+            }
+            open(b -> b.maxConnectionAge(Duration.ofSeconds(3)).maxConnectionAgeJitter(0));
+            ReaperHandler h = (ReaperHandler) ch.pipeline().get(IdleReaper.HANDLER_NAME);
+            advance(Duration.ofSeconds(1));
+            if (variant == 0) {
+                IdleReaper.overrideTimeouts(ch, IdleTimeouts.builder().readIdle(Duration.ofSeconds(10)).build());
+            } else {
+                IdleReaper.overrideHeartbeat(ch, Heartbeat.of(Duration.ofMillis(400), Duration.ofMillis(200), 2,
+                        io.github.idlereaper.protocol.LineHeartbeat.of("PING", StandardCharsets.US_ASCII)));
+            }
+            ch.runPendingTasks();
+            assertEquals(0, h.state & ReaperHandler.AGE_STAMP, "an override leaves the fast path");
+            int[] n = {0};
+            advance(Duration.ofSeconds(3), t -> {
+                if (++n[0] % 2 == 0) {
+                    send("PONG"); // answers the pings, if any
+                }
+            });
+            assertReapedOnce(ReapReason.MAX_AGE, 3_000);
+        }
+    }
+
+    @Test
     void age_inADryRun_isReportedOnce() {
         open(b -> b.maxConnectionAge(Duration.ofSeconds(1)).maxConnectionAgeJitter(0).dryRun(true));
         advance(Duration.ofSeconds(5));
