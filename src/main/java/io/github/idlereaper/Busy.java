@@ -24,12 +24,20 @@ public final class Busy implements AutoCloseable {
         this.channel = channel;
     }
 
-    /** The channel this work runs on. */
+    /**
+     * The channel this work runs on.
+     *
+     * @return the channel this work runs on
+     */
     public Channel channel() {
         return channel;
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return whether {@link #close()} was called
+     */
     public boolean isClosed() {
         return closed.get();
     }

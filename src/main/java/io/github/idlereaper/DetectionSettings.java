@@ -50,52 +50,92 @@ public final class DetectionSettings {
                 heartbeatMaxMissed, kernel);
     }
 
-    /** Returns a builder with every timer, the heartbeat and both TCP options off, and the default tick. */
+    /**
+     * Returns a builder with every timer, the heartbeat and both TCP options off, and the default tick.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The idle timeouts. */
+    /**
+     * The idle timeouts.
+     *
+     * @return the idle timeouts
+     */
     public IdleTimeouts timeouts() {
         return timeouts;
     }
 
-    /** The tick resolution: a reap comes at most this late. */
+    /**
+     * The tick resolution: a reap comes at most this late.
+     *
+     * @return the tick resolution
+     */
     public Duration tickResolution() {
         return tickResolution;
     }
 
-    /** Quiet time before a heartbeat ping; zero when no pings are sent. */
+    /**
+     * Quiet time before a heartbeat ping; zero when no pings are sent.
+     *
+     * @return the ping interval; zero when no pings are sent
+     */
     public Duration heartbeatInterval() {
         return heartbeatInterval;
     }
 
-    /** How long each ping waits for an answer; zero when no pings are sent. */
+    /**
+     * How long each ping waits for an answer; zero when no pings are sent.
+     *
+     * @return how long each ping waits for an answer; zero when no pings are sent
+     */
     public Duration heartbeatTimeout() {
         return heartbeatTimeout;
     }
 
-    /** Unanswered pings before the reap; zero when no pings are sent. */
+    /**
+     * Unanswered pings before the reap; zero when no pings are sent.
+     *
+     * @return unanswered pings before the reap; zero when no pings are sent
+     */
     public int heartbeatMaxMissed() {
         return heartbeatMaxMissed;
     }
 
-    /** TCP_KEEPIDLE: silence before the first keepalive probe; zero when tcpKeepAlive is not set. */
+    /**
+     * TCP_KEEPIDLE: silence before the first keepalive probe; zero when tcpKeepAlive is not set.
+     *
+     * @return TCP_KEEPIDLE: silence before the first keepalive probe; zero when tcpKeepAlive is not set
+     */
     public Duration tcpKeepAliveIdle() {
         return Duration.ofSeconds(kernel.keepAliveIdleSeconds);
     }
 
-    /** TCP_KEEPINTVL: the time between two probes; zero when tcpKeepAlive is not set. */
+    /**
+     * TCP_KEEPINTVL: the time between two probes; zero when tcpKeepAlive is not set.
+     *
+     * @return TCP_KEEPINTVL: the time between two probes; zero when tcpKeepAlive is not set
+     */
     public Duration tcpKeepAliveInterval() {
         return Duration.ofSeconds(kernel.keepAliveIntervalSeconds);
     }
 
-    /** TCP_KEEPCNT: unanswered probes before the kernel gives up; zero when tcpKeepAlive is not set. */
+    /**
+     * TCP_KEEPCNT: unanswered probes before the kernel gives up; zero when tcpKeepAlive is not set.
+     *
+     * @return TCP_KEEPCNT: unanswered probes before the kernel gives up; zero when tcpKeepAlive is not set
+     */
     public int tcpKeepAliveCount() {
         return kernel.keepAliveCount;
     }
 
-    /** TCP_USER_TIMEOUT; zero when not set (the host's net.ipv4.tcp_retries2 applies). */
+    /**
+     * TCP_USER_TIMEOUT; zero when not set (the host's net.ipv4.tcp_retries2 applies).
+     *
+     * @return TCP_USER_TIMEOUT; zero when not set (the host's net.ipv4.tcp_retries2 applies)
+     */
     public Duration tcpUserTimeout() {
         return kernel.userTimeout();
     }
@@ -104,6 +144,8 @@ public final class DetectionSettings {
      * The longest Linux takes, with this keepalive and user timeout, to drop an idle connection whose peer vanished,
      * counted from the last segment received: idle + interval × count, or with a user timeout, the first probe
      * firing at which the silence reaches it (net/ipv4/tcp_timer.c). Zero when tcpKeepAlive is not set.
+     *
+     * @return the kernel's worst case for a vanished idle peer, from the last segment received
      */
     public Duration tcpKeepAliveBound() {
         if (!kernel.keepAliveSet()) {
@@ -168,6 +210,8 @@ public final class DetectionSettings {
         /**
          * Sets the idle timeouts. Default {@link IdleTimeouts#DISABLED}.
          *
+         * @param timeouts the idle timeouts
+         * @return this builder
          * @throws NullPointerException if {@code timeouts} is null
          * @throws IllegalStateException if they were already set
          */
@@ -182,6 +226,8 @@ public final class DetectionSettings {
          * Sets the tick resolution. Default: the reaper builder's, a tenth of the smallest enabled timeout or
          * heartbeat timeout, between 10 ms and 1 s. Range: 10 ms to 1 s.
          *
+         * @param resolution the tick resolution
+         * @return this builder
          * @throws NullPointerException if {@code resolution} is null
          * @throws IllegalArgumentException if {@code resolution} is outside 10 ms to 1 s
          * @throws IllegalStateException if it was already set
@@ -197,6 +243,10 @@ public final class DetectionSettings {
          * heartbeat. An {@code interval} of zero sends no pings. Range: interval zero or up to 30 days; timeout
          * below the interval; maxMissed 1 to {@value Heartbeat#MAX_MISSED}.
          *
+         * @param interval how long the peer may be silent before a ping
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @param maxMissed how many pings in a row may go unanswered before the reaper reaps
+         * @return this builder
          * @throws NullPointerException if {@code interval} or {@code timeout} is null
          * @throws IllegalArgumentException if a value is out of range, or the timeout is not less than the interval
          * @throws IllegalStateException if it was already set
@@ -215,6 +265,10 @@ public final class DetectionSettings {
          * Sets TCP keepalive, as {@link IdleReaper.Builder#tcpKeepAlive}. Default: not set. Range, in whole
          * seconds: {@code idle} and {@code interval} 1 to 32767 s, {@code count} 1 to 127.
          *
+         * @param idle how long a connection is idle before the kernel probes it (TCP_KEEPIDLE)
+         * @param interval the time between probes (TCP_KEEPINTVL)
+         * @param count how many unanswered probes make the peer dead (TCP_KEEPCNT)
+         * @return this builder
          * @throws NullPointerException if {@code idle} or {@code interval} is null
          * @throws IllegalArgumentException if a value is not whole seconds or outside its range
          * @throws IllegalStateException if it was already set
@@ -229,6 +283,8 @@ public final class DetectionSettings {
          * Sets TCP_USER_TIMEOUT, as {@link IdleReaper.Builder#tcpUserTimeout}. Default: not set;
          * {@link Duration#ZERO} means not set. Range: zero, or 1 ms to 24 h, in whole milliseconds.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative, not whole milliseconds, or above 24 h
          * @throws IllegalStateException if it was already set
@@ -242,6 +298,7 @@ public final class DetectionSettings {
         /**
          * Returns the immutable value.
          *
+         * @return the immutable value
          * @throws IllegalArgumentException if an enabled timeout, heartbeat interval or heartbeat timeout is
          *     shorter than the tick resolution
          */

@@ -41,6 +41,7 @@ public final class Heartbeat {
      * @param timeout how long after a ping the peer has to send anything; zero with (and only with) a zero interval
      * @param maxMissed consecutive misses before the reap, 1 to {@value #MAX_MISSED}; 1 with a zero interval
      * @param protocol the ping, goodbye and companion
+     * @return the heartbeat
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if a value is out of range, or the timeout is not less than the interval
      */
@@ -56,32 +57,56 @@ public final class Heartbeat {
         Objects.requireNonNull(protocol, "protocol");
     }
 
-    /** How long the connection may stay quiet before a ping; zero when pings are off. */
+    /**
+     * How long the connection may stay quiet before a ping; zero when pings are off.
+     *
+     * @return how long the connection may stay quiet before a ping; zero when pings are off
+     */
     public Duration interval() {
         return interval;
     }
 
-    /** How long after a ping the peer has to send anything. */
+    /**
+     * How long after a ping the peer has to send anything.
+     *
+     * @return how long after a ping the peer has to send anything
+     */
     public Duration timeout() {
         return timeout;
     }
 
-    /** Consecutive misses before the reap. */
+    /**
+     * Consecutive misses before the reap.
+     *
+     * @return consecutive misses before the reap
+     */
     public int maxMissed() {
         return maxMissed;
     }
 
-    /** The protocol, or null for {@link #DISABLED}. */
+    /**
+     * The protocol, or null for {@link #DISABLED}.
+     *
+     * @return the protocol, or null for {@link #DISABLED}
+     */
     public HeartbeatProtocol protocol() {
         return protocol;
     }
 
-    /** Whether pings are sent. */
+    /**
+     * Whether pings are sent.
+     *
+     * @return whether pings are sent
+     */
     public boolean pings() {
         return !interval.isZero();
     }
 
-    /** The longest a silent peer survives: interval + timeout × maxMissed (zero when pings are off). */
+    /**
+     * The longest a silent peer survives: interval + timeout × maxMissed (zero when pings are off).
+     *
+     * @return the longest a silent peer survives: interval + timeout × maxMissed (zero when pings are off)
+     */
     public Duration bound() {
         return pings() ? interval.plus(timeout.multipliedBy(maxMissed)) : Duration.ZERO;
     }

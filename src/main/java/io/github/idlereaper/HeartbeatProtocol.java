@@ -50,6 +50,9 @@ public interface HeartbeatProtocol {
      * Returns a new ping to write to the peer, or null when the channel cannot take one yet (for example a
      * WebSocket whose handshake is not complete); the reaper asks again after the next interval. A message that
      * holds a buffer must be a fresh one each call.
+     *
+     * @param channel the channel
+     * @return a new ping, or null when the channel cannot take one yet
      */
     Object ping(Channel channel);
 
@@ -57,6 +60,10 @@ public interface HeartbeatProtocol {
      * Returns the last message to write before the reaper closes the channel for {@code reason}, or null for none
      * (the default). It is flushed within the reaper's goodbye timeout. Not asked for
      * {@link ReapReason#WRITE_STALL}: a peer that stopped reading would not read it.
+     *
+     * @param channel the channel
+     * @param reason why the channel is reaped
+     * @return the goodbye, or null for none
      */
     default Object goodbye(Channel channel, ReapReason reason) {
         return null;
@@ -67,6 +74,9 @@ public interface HeartbeatProtocol {
      * {@link IdleReaper.Builder#permitPeerPings(java.time.Duration)}, a peer that pings more often counts strikes
      * and is reaped with {@link ReapReason#PING_ABUSE}; and, through the default {@link #isHeartbeat}, the peer's
      * pings are not activity. The default recognises none.
+     *
+     * @param msg an inbound, decoded message
+     * @return whether {@code msg} is a ping from the peer
      */
     default boolean isPeerPing(Object msg) {
         return false;
@@ -76,6 +86,8 @@ public interface HeartbeatProtocol {
      * Whether {@link #isPeerPing} recognises anything, so that
      * {@link IdleReaper.Builder#permitPeerPings(java.time.Duration)} can be enforced; {@code build()} refuses that
      * option with a protocol that answers false. The default is false.
+     *
+     * @return whether {@link #isPeerPing} recognises anything
      */
     default boolean recognizesPeerPings() {
         return false;
@@ -87,6 +99,9 @@ public interface HeartbeatProtocol {
      * timers (unless {@link IdleReaper.Builder#heartbeatIsActivity(boolean)}). The default is
      * {@link #isPeerPing}. A protocol whose keep-alive packets are activity by its own rules (MQTT's PINGREQ) leaves
      * both false.
+     *
+     * @param msg a decoded message, inbound or outbound
+     * @return whether {@code msg} is a ping or a pong of this protocol
      */
     default boolean isHeartbeat(Object msg) {
         return isPeerPing(msg);
@@ -95,6 +110,8 @@ public interface HeartbeatProtocol {
     /**
      * Whether {@link #isHeartbeat} recognises anything, so that the reaper can keep liveness apart from activity on
      * this protocol's channels. The default is {@link #recognizesPeerPings()}.
+     *
+     * @return whether {@link #isHeartbeat} recognises anything
      */
     default boolean recognizesHeartbeats() {
         return recognizesPeerPings();
@@ -114,6 +131,9 @@ public interface HeartbeatProtocol {
      * Returns a handler the reaper adds to each new channel's pipeline, right after {@link #placeAfter}, or null
      * for none (the default). It sees decoded messages, for example to read the keep-alive an MQTT CONNECT
      * declares and change the channel's timeouts with {@link IdleReaper#overrideTimeouts}.
+     *
+     * @param channel the new channel
+     * @return the companion handler, or null for none
      */
     default ChannelHandler companion(Channel channel) {
         return null;
@@ -123,6 +143,9 @@ public interface HeartbeatProtocol {
      * The name of the handler after which the reaper puts its per-channel watchers (the peer-ping counter and the
      * {@link #companion}) once the host's own initializer has run: typically the protocol's decoder. Null (the
      * default), or a name not in the pipeline, puts them last.
+     *
+     * @param pipeline the channel's pipeline, as the host's initializer left it
+     * @return the name of the handler to follow, or null to go last
      */
     default String placeAfter(ChannelPipeline pipeline) {
         return null;

@@ -84,7 +84,11 @@ public final class IdleReaper {
         }
     }
 
-    /** Returns a new builder. */
+    /**
+     * Returns a new builder.
+     *
+     * @return a new builder, with every option at its default
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -95,6 +99,7 @@ public final class IdleReaper {
      * {@code childHandler(...)} and before {@code bind(...)}: a bootstrap that is already bound keeps using the
      * child handler it had.
      *
+     * @param bootstrap the bootstrap, before bind() or connect()
      * @throws NullPointerException if {@code bootstrap} is null
      * @throws IllegalStateException if the bootstrap has no child handler yet, or a reaper is already installed on it
      */
@@ -115,6 +120,7 @@ public final class IdleReaper {
      * Installs the reaper on a client: wraps the bootstrap's handler so that every connected channel gets the
      * reaper's handler first in its pipeline. Call it after {@code handler(...)} and before {@code connect(...)}.
      *
+     * @param bootstrap the bootstrap, before bind() or connect()
      * @throws NullPointerException if {@code bootstrap} is null
      * @throws IllegalStateException if the bootstrap has no handler yet, or a reaper is already installed on it
      */
@@ -135,12 +141,18 @@ public final class IdleReaper {
      * Returns a new handler for a pipeline built by hand. Add it first, so that it sees raw inbound bytes and
      * every outbound write: {@code pipeline.addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler())}. A handler
      * belongs to one channel; it is not sharable.
+     *
+     * @return a new handler for a pipeline built by hand
      */
     public ChannelHandler newHandler() {
         return core.newHandler();
     }
 
-    /** The current idle timeouts. */
+    /**
+     * The current idle timeouts.
+     *
+     * @return the current idle timeouts
+     */
     public IdleTimeouts timeouts() {
         return core.settings().timeouts;
     }
@@ -149,6 +161,7 @@ public final class IdleReaper {
      * Replaces the idle timeouts of this running reaper. Every connection takes the new values at its next check,
      * which every event loop schedules at once. Thread-safe.
      *
+     * @param timeouts the new idle timeouts
      * @throws NullPointerException if {@code timeouts} is null
      * @throws IllegalArgumentException if an enabled timeout is shorter than {@link #tickResolution()}, the
      *     heartbeat no longer fits inside the read or all idle timeout, or the write-stall timeout is longer than
@@ -164,12 +177,18 @@ public final class IdleReaper {
     /**
      * How late, at most, a reap may come after its timeout runs out (one event-loop stall aside). Timeouts never
      * run out early.
+     *
+     * @return the tick resolution
      */
     public Duration tickResolution() {
         return tickResolution;
     }
 
-    /** How long a reaped connection may take to flush its goodbye before it is closed regardless. */
+    /**
+     * How long a reaped connection may take to flush its goodbye before it is closed regardless.
+     *
+     * @return the goodbye timeout
+     */
     public Duration goodbyeTimeout() {
         return goodbyeTimeout;
     }
@@ -186,6 +205,8 @@ public final class IdleReaper {
      * <p>A server's stop sequence: close the server channel, {@code reaper.drain(grace).get()}, then
      * {@code shutdownGracefully()} the event loop groups (docs/lifecycle.md).
      *
+     * @param grace how long work in flight may go on
+     * @return a future that completes when the last connection the reaper watched has closed
      * @throws NullPointerException if {@code grace} is null
      * @throws IllegalArgumentException if {@code grace} is negative or longer than 30 days
      */
@@ -193,7 +214,11 @@ public final class IdleReaper {
         return core.drain(Checks.timeout("grace", grace).toNanos());
     }
 
-    /** A snapshot of the reaper's counters. Thread-safe. */
+    /**
+     * A snapshot of the reaper's counters. Thread-safe.
+     *
+     * @return the counters, as of now
+     */
     public ReaperStats stats() {
         return core.stats();
     }
@@ -208,6 +233,7 @@ public final class IdleReaper {
      * files; thread-safe.
      *
      * @param limits the load balancers on the path, whose idle timeouts to check against
+     * @return the report: the host's settings, each layer's worst case and the warnings
      * @throws NullPointerException if {@code limits} or one of them is null
      */
     public DoctorReport doctor(IdleLimit... limits) {
@@ -222,6 +248,8 @@ public final class IdleReaper {
      * ({@link Builder#tcpKeepAlive}, {@link Builder#tcpUserTimeout}) or not. A value the transport cannot read is
      * empty. May be called from any thread; it makes a few getsockopt calls.
      *
+     * @param channel the channel
+     * @return the values in effect on the socket now
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalArgumentException if {@code channel} is not a TCP socket channel
      * @throws IllegalStateException if {@code channel} is closed
@@ -245,6 +273,7 @@ public final class IdleReaper {
      * May be called from any thread (off the event loop the call hops onto it) and at any time: on a closed channel
      * it does nothing.
      *
+     * @param channel the channel
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      */
@@ -259,6 +288,7 @@ public final class IdleReaper {
      * called from any thread (off the event loop the call hops onto it) and at any time: on a closed channel it does
      * nothing.
      *
+     * @param channel the channel
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      */
@@ -270,6 +300,8 @@ public final class IdleReaper {
      * Marks one unit of work in flight on {@code channel}, as {@link #markBusy(Channel)} does, and returns a token
      * whose {@link Busy#close()} marks it done exactly once, from any thread: a second close does nothing.
      *
+     * @param channel the channel
+     * @return a token whose {@link Busy#close()} marks the work done
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      */
@@ -278,7 +310,11 @@ public final class IdleReaper {
         return new Busy(channel);
     }
 
-    /** The heartbeat every channel starts with; {@link Heartbeat#DISABLED} when none was set. */
+    /**
+     * The heartbeat every channel starts with; {@link Heartbeat#DISABLED} when none was set.
+     *
+     * @return the heartbeat every channel starts with; {@link Heartbeat#DISABLED} when none was set
+     */
     public Heartbeat heartbeat() {
         return heartbeat;
     }
@@ -294,6 +330,8 @@ public final class IdleReaper {
      * against what is in effect there (another override may have come first): an override that breaks them there
      * is refused with a WARN.
      *
+     * @param channel the channel
+     * @param timeouts the channel's idle timeouts
      * @throws NullPointerException if an argument is null
      * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      * @throws IllegalArgumentException if an enabled timeout is shorter than the reaper's tick resolution, the
@@ -318,6 +356,8 @@ public final class IdleReaper {
      * pings and goodbyes only. It reaches every reaper installed on the channel. Thread-safety and rule checks as
      * for {@link #overrideTimeouts}.
      *
+     * @param channel the channel
+     * @param heartbeat the channel's heartbeat, or {@link Heartbeat#DISABLED} for none
      * @throws NullPointerException if an argument is null
      * @throws IllegalStateException if the channel is open and no reaper handler is in its pipeline
      * @throws IllegalArgumentException if the interval or timeout is shorter than the reaper's tick resolution, or
@@ -339,6 +379,8 @@ public final class IdleReaper {
      * The idle timeouts in effect on {@code channel} (for the first reaper in its pipeline): the reaper's, or the
      * channel's override. Thread-safe; off the event loop it may miss an override being applied at that moment.
      *
+     * @param channel the channel
+     * @return the idle timeouts in effect on the channel
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if no reaper handler is in the channel's pipeline
      */
@@ -350,6 +392,8 @@ public final class IdleReaper {
      * The heartbeat in effect on {@code channel} (for the first reaper in its pipeline): the reaper's, or the
      * channel's override. Thread-safe in the same way as {@link #channelTimeouts(Channel)}.
      *
+     * @param channel the channel
+     * @return the heartbeat in effect on the channel
      * @throws NullPointerException if {@code channel} is null
      * @throws IllegalStateException if no reaper handler is in the channel's pipeline
      */
@@ -450,6 +494,8 @@ public final class IdleReaper {
          * Reaps a connection with no inbound bytes for {@code timeout}. Default {@link Duration#ZERO}, disabled.
          * Range: zero, or from the tick resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -467,6 +513,8 @@ public final class IdleReaper {
          * still draining a large response is not idle. Default zero, disabled. Range: zero, or from the tick
          * resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -482,6 +530,8 @@ public final class IdleReaper {
          * Reaps a connection with neither inbound bytes nor outbound progress for {@code timeout}. Default zero,
          * disabled. Range: zero, or from the tick resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -508,6 +558,8 @@ public final class IdleReaper {
          * longer than a healthy reader's window stays shut, which the reader's own kernel decides: 8 to 16 s for an
          * 8 KiB/s Linux reader with default buffers (docs/configuration.md).
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -525,6 +577,8 @@ public final class IdleReaper {
          * (100 ms when none is enabled, so that {@link IdleReaper#updateTimeouts} can enable timeouts from 100 ms
          * later). Range: 10 ms to 1 s.
          *
+         * @param resolution the tick resolution
+         * @return this builder
          * @throws NullPointerException if {@code resolution} is null
          * @throws IllegalArgumentException if {@code resolution} is outside 10 ms to 1 s
          * @throws IllegalStateException if it was already set
@@ -540,6 +594,8 @@ public final class IdleReaper {
          * {@link ReapEvent} before it is closed regardless. A write-stall reap never waits: its peer does not
          * read. Default 1 s. {@link Duration#ZERO} closes at once. Range: zero to 60 s.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is outside zero to 60 s
          * @throws IllegalStateException if it was already set
@@ -555,6 +611,8 @@ public final class IdleReaper {
          * Whether a reaped connection is reset (SO_LINGER 0, so the kernel sends RST and frees the socket's
          * buffers at once) instead of closed gracefully. Default false.
          *
+         * @param reset whether to reset reaped connections rather than close them
+         * @return this builder
          * @throws IllegalStateException if it was already set
          */
         public Builder resetOnReap(boolean reset) {
@@ -567,6 +625,8 @@ public final class IdleReaper {
         /**
          * Sets the listener told about every reap. Default none.
          *
+         * @param listener the listener; it runs on the channel's event loop and must not block
+         * @return this builder
          * @throws NullPointerException if {@code listener} is null
          * @throws IllegalStateException if it was already set
          */
@@ -580,6 +640,8 @@ public final class IdleReaper {
         /**
          * Sets the clock. Default {@link Ticker#systemTicker()}. Tests pass a ticker they move by hand.
          *
+         * @param ticker the clock
+         * @return this builder
          * @throws NullPointerException if {@code ticker} is null
          * @throws IllegalStateException if it was already set
          */
@@ -609,6 +671,10 @@ public final class IdleReaper {
          * (net.ipv4.tcp_keepalive_time 7200 s on Linux) apply where it is on. Range, in whole seconds (the kernel's
          * unit): {@code idle} and {@code interval} 1 to 32767 s, {@code count} 1 to 127.
          *
+         * @param idle how long a connection is idle before the kernel probes it (TCP_KEEPIDLE)
+         * @param interval the time between probes (TCP_KEEPINTVL)
+         * @param count how many unanswered probes make the peer dead (TCP_KEEPCNT)
+         * @return this builder
          * @throws NullPointerException if {@code idle} or {@code interval} is null
          * @throws IllegalArgumentException if a value is not whole seconds or outside its range
          * @throws IllegalStateException if it was already set
@@ -639,6 +705,8 @@ public final class IdleReaper {
          * <p>Default: not set; the kernel's retransmission limit applies. {@link Duration#ZERO} means not set.
          * Range: zero, or 1 ms to 24 h, in whole milliseconds (the kernel's unit).
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative, not whole milliseconds, or above 24 h
          * @throws IllegalStateException if it was already set
@@ -676,6 +744,11 @@ public final class IdleReaper {
          * timeout is disabled; the protocol's run-time needs ({@link HeartbeatProtocol#checkAvailable()}, such as
          * Netty's optional codec module) must be on the class path.
          *
+         * @param interval how long the peer may be silent before a ping
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @param maxMissed how many pings in a row may go unanswered before the reaper reaps
+         * @param protocol the protocol's ping, pong recognition and goodbye (see the {@code protocol} package)
+         * @return this builder
          * @throws NullPointerException if {@code interval}, {@code timeout} or {@code protocol} is null
          * @throws IllegalArgumentException if a duration is negative or longer than 30 days, or {@code maxMissed}
          *     is outside 1 to {@value Heartbeat#MAX_MISSED}
@@ -710,6 +783,8 @@ public final class IdleReaper {
          * {@link #build()}: needs a {@link #heartbeat} whose protocol recognises peer pings
          * ({@link HeartbeatProtocol#recognizesPeerPings()}).
          *
+         * @param minInterval the shortest interval between the peer's pings that is allowed
+         * @return this builder
          * @throws NullPointerException if {@code minInterval} is null
          * @throws IllegalArgumentException if {@code minInterval} is negative, between zero and 1 ms, or longer
          *     than 30 days
@@ -732,6 +807,8 @@ public final class IdleReaper {
          * gRPC's {@code maxConnectionIdle} and Armeria's {@code idleTimeout} have it. Without a protocol that
          * recognises its frames every byte counts as activity either way.
          *
+         * @param countsAsActivity whether heartbeat frames reset the idle timers
+         * @return this builder
          * @throws IllegalStateException if it was already set
          */
         public Builder heartbeatIsActivity(boolean countsAsActivity) {
@@ -751,6 +828,8 @@ public final class IdleReaper {
          * timers stop, and the heartbeat takes over. Setting any HTTP option turns the layer on too; calling this
          * again changes nothing. In {@link #build()}: Netty's {@code netty-codec-http} must be on the class path.
          * See docs/http.md.
+         *
+         * @return this builder
          */
         public Builder http() {
             http = true;
@@ -766,6 +845,8 @@ public final class IdleReaper {
          * timeout of the load balancers that most often sit in front (AWS ALB), so that the balancer, not the
          * server, closes first. Range: zero (disabled), or from the tick resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -787,6 +868,8 @@ public final class IdleReaper {
          * without a response. Turns on the {@link #http()} layer. Default 60 s, as nginx. Range: zero (disabled),
          * or from the tick resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -807,6 +890,8 @@ public final class IdleReaper {
          * Turns on the {@link #http()} layer. Default 60 s, as nginx. Range: zero (disabled), or from the tick
          * resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -827,6 +912,8 @@ public final class IdleReaper {
          * Turns on the {@link #http()} layer. Default 1000, as nginx. Range: zero (no limit), or 1 to
          * {@value Integer#MAX_VALUE}.
          *
+         * @param max the most requests on one connection; 0 for no limit
+         * @return this builder
          * @throws IllegalArgumentException if {@code max} is negative
          * @throws IllegalStateException if it was already set
          */
@@ -847,6 +934,8 @@ public final class IdleReaper {
          * closes the others itself at the FIN, and the reaper says so once, at WARN, on the first such channel.
          * Default {@link Duration#ZERO}, disabled. Range: zero, or from the tick resolution to 30 days.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -867,6 +956,8 @@ public final class IdleReaper {
          * socket has failed, and Netty may close it on its own. Use it to try new timeouts on production traffic
          * before enforcing them. Default false.
          *
+         * @param dryRun whether to report decisions only, sending and closing nothing
+         * @return this builder
          * @throws IllegalStateException if it was already set
          */
         public Builder dryRun(boolean dryRun) {
@@ -886,6 +977,8 @@ public final class IdleReaper {
          * within {@link #maxConnectionAgeGrace}. Default {@link Duration#ZERO}, disabled. Range: zero, or from the
          * tick resolution to 30 days. Costs 24 bytes per connection while on (docs/lifecycle.md).
          *
+         * @param age how long after its accept a connection is retired
+         * @return this builder
          * @throws NullPointerException if {@code age} is null
          * @throws IllegalArgumentException if {@code age} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -903,6 +996,8 @@ public final class IdleReaper {
          * (after a deploy) do not all retire together. Default 0.1 (±10 %, as gRPC). Range: 0 (none) to 0.5. Needs
          * {@link #maxConnectionAge}.
          *
+         * @param jitter the fraction of the age by which each connection's age may differ, either way
+         * @return this builder
          * @throws IllegalArgumentException if {@code jitter} is not between 0 and 0.5
          * @throws IllegalStateException if it was already set
          */
@@ -921,6 +1016,8 @@ public final class IdleReaper {
          * streams, {@code markBusy}) after it was told to go; then it is reaped regardless. Default 30 s. Range: zero
          * (reaped at its age, with its goodbye) to 30 days. Needs {@link #maxConnectionAge}.
          *
+         * @param grace how long work in flight may go on after the connection was told to go
+         * @return this builder
          * @throws NullPointerException if {@code grace} is null
          * @throws IllegalArgumentException if {@code grace} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -938,6 +1035,8 @@ public final class IdleReaper {
          * {@code close-spread-time}). A drain then takes at most this plus its grace. Default {@link Duration#ZERO}:
          * every goodbye at once. Range: zero to 30 days.
          *
+         * @param spread the window over which a drain's goodbyes are spread
+         * @return this builder
          * @throws NullPointerException if {@code spread} is null
          * @throws IllegalArgumentException if {@code spread} is negative or longer than 30 days
          * @throws IllegalStateException if it was already set
@@ -960,6 +1059,9 @@ public final class IdleReaper {
          * the same second close at this rate, not in one burst. Default: no limit. Range: {@code perSecond} and
          * {@code burst} 1 to 1,000,000 (the burst is at least one tick's worth of closes).
          *
+         * @param perSecond the closes per second each event loop may make, on average
+         * @param burst how many closes may come at once after a quiet spell
+         * @return this builder
          * @throws IllegalArgumentException if either is out of range
          * @throws IllegalStateException if it was already set
          */
@@ -982,6 +1084,9 @@ public final class IdleReaper {
          * own connections are never refused). Default 0, no cap. Range: 0 (none) to {@value Integer#MAX_VALUE}. See
          * docs/lifecycle.md.
          *
+         * @param max the most connections the reaper watches at once; 0 for no cap
+         * @param policy what happens to a newcomer at the cap
+         * @return this builder
          * @throws NullPointerException if {@code policy} is null
          * @throws IllegalArgumentException if {@code max} is negative
          * @throws IllegalStateException if it was already set
@@ -1000,6 +1105,8 @@ public final class IdleReaper {
          * keyed by {@code $binary_remote_addr}. Never evicts. Default 0, no limit. Range: 0 (none) to
          * {@value Integer#MAX_VALUE}.
          *
+         * @param max the most connections from one IP address; 0 for no limit
+         * @return this builder
          * @throws IllegalArgumentException if {@code max} is negative
          * @throws IllegalStateException if it was already set
          */
@@ -1023,6 +1130,10 @@ public final class IdleReaper {
          * request timeouts are not scaled. Default: off. Range: {@code 0 < threshold < saturation ≤ 1},
          * {@code minScale} 0.01 to 0.99.
          *
+         * @param threshold the pressure (0 to 1) at which timeouts start to shrink
+         * @param saturation the pressure at which they reach their floor
+         * @param minScale the floor, as a fraction of each timeout
+         * @return this builder
          * @throws IllegalArgumentException if a value is out of its range
          * @throws IllegalStateException if it was already set
          */
@@ -1051,6 +1162,8 @@ public final class IdleReaper {
          * Where the pressure for {@link #reduceTimeoutsUnderPressure} comes from. Default
          * {@link PressureSource#system()}. Needs {@link #reduceTimeoutsUnderPressure}.
          *
+         * @param source the pressure source
+         * @return this builder
          * @throws NullPointerException if {@code source} is null
          * @throws IllegalStateException if it was already set
          */
@@ -1068,6 +1181,8 @@ public final class IdleReaper {
          * shrunk timeouts catch up. The newcomer stays either way. Default: off. Range: from the threshold of
          * {@link #reduceTimeoutsUnderPressure} to 1. Needs {@link #reduceTimeoutsUnderPressure}.
          *
+         * @param level the pressure (0 to 1) from which each newcomer evicts the idlest connection
+         * @return this builder
          * @throws IllegalArgumentException if {@code level} is not above 0 and at most 1
          * @throws IllegalStateException if it was already set
          */
@@ -1083,6 +1198,7 @@ public final class IdleReaper {
         /**
          * Builds the reaper.
          *
+         * @return the reaper, ready to {@code install}
          * @throws IllegalArgumentException if an enabled timeout is shorter than the tick resolution, or a
          *     heartbeat rule (timeout below interval, no timeout or misses without pings, bound inside the idle
          *     timeouts) is broken

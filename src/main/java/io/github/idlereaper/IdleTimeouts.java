@@ -40,12 +40,20 @@ public final class IdleTimeouts {
         this.writeStall = b.writeStall;
     }
 
-    /** Returns a builder with every timer disabled. */
+    /**
+     * Returns a builder with every timer disabled.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Returns a builder that starts from this value. */
+    /**
+     * Returns a builder that starts from this value.
+     *
+     * @return a new builder with this value's timeouts
+     */
     public Builder toBuilder() {
         Builder b = new Builder();
         b.readIdle = readIdle;
@@ -55,22 +63,38 @@ public final class IdleTimeouts {
         return b;
     }
 
-    /** How long a connection may go without inbound bytes; zero when disabled. */
+    /**
+     * How long a connection may go without inbound bytes; zero when disabled.
+     *
+     * @return how long a connection may go without inbound bytes; zero when disabled
+     */
     public Duration readIdle() {
         return readIdle;
     }
 
-    /** How long a connection may go without outbound progress; zero when disabled. */
+    /**
+     * How long a connection may go without outbound progress; zero when disabled.
+     *
+     * @return how long a connection may go without outbound progress; zero when disabled
+     */
     public Duration writeIdle() {
         return writeIdle;
     }
 
-    /** How long a connection may go with neither inbound bytes nor outbound progress; zero when disabled. */
+    /**
+     * How long a connection may go with neither inbound bytes nor outbound progress; zero when disabled.
+     *
+     * @return how long a connection may go with neither inbound bytes nor outbound progress; zero when disabled
+     */
     public Duration allIdle() {
         return allIdle;
     }
 
-    /** How long flushed bytes may wait with no flush progress; zero when disabled. */
+    /**
+     * How long flushed bytes may wait with no flush progress; zero when disabled.
+     *
+     * @return how long flushed bytes may wait with no flush progress; zero when disabled
+     */
     public Duration writeStall() {
         return writeStall;
     }
@@ -92,6 +116,7 @@ public final class IdleTimeouts {
      * 100 ms when nothing is enabled, so that timeouts from 100 ms can be enabled later.
      *
      * @param heartbeatTimeout the heartbeat's timeout, or {@link Duration#ZERO} for no pings
+     * @return the default tick resolution for these timeouts
      * @throws NullPointerException if {@code heartbeatTimeout} is null
      */
     public Duration defaultTickResolution(Duration heartbeatTimeout) {
@@ -152,6 +177,8 @@ public final class IdleTimeouts {
          * Sets the read idle timeout: no inbound bytes for this long reaps the connection with
          * {@link ReapReason#READ_IDLE}. Default {@link Duration#ZERO}, disabled.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          */
@@ -165,6 +192,8 @@ public final class IdleTimeouts {
          * {@link ReapReason#WRITE_IDLE}. A write by the application and bytes leaving the socket both count as
          * progress, so a slow consumer draining a large response is not idle. Default zero, disabled.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          */
@@ -177,6 +206,8 @@ public final class IdleTimeouts {
          * Sets the all idle timeout: neither inbound bytes nor outbound progress for this long reaps the
          * connection with {@link ReapReason#ALL_IDLE}. Default zero, disabled.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          */
@@ -190,6 +221,8 @@ public final class IdleTimeouts {
          * this long (the peer stopped reading) reaps the connection with {@link ReapReason#WRITE_STALL}. It
          * applies even while the channel is marked busy. Default zero, disabled.
          *
+         * @param timeout the timeout (its default, range and disabled value are given above)
+         * @return this builder
          * @throws NullPointerException if {@code timeout} is null
          * @throws IllegalArgumentException if {@code timeout} is negative or longer than 30 days
          */
@@ -198,7 +231,11 @@ public final class IdleTimeouts {
             return this;
         }
 
-        /** Returns the immutable value. */
+        /**
+         * Returns the immutable value.
+         *
+         * @return the immutable value
+         */
         public IdleTimeouts build() {
             return new IdleTimeouts(this);
         }

@@ -11,7 +11,11 @@ package io.github.idlereaper;
 @FunctionalInterface
 public interface PressureSource {
 
-    /** The pressure now: the largest share of a scarce resource in use, from 0 to 1 (more is read as 1). */
+    /**
+     * The pressure now: the largest share of a scarce resource in use, from 0 to 1 (more is read as 1).
+     *
+     * @return the pressure now: the largest share of a scarce resource in use, from 0 to 1 (more is read as 1)
+     */
     double pressure();
 
     /**
@@ -20,6 +24,8 @@ public interface PressureSource {
      * use of the JVM's limit for it. One background daemon thread per process samples them once a second (counting
      * file descriptors costs about 13 ms at 18,000 of them, so never on an event loop) and starts with the first
      * reaper that uses it. Where a signal is not available (file descriptors outside Unix), it is left out.
+     *
+     * @return the system source (one per process)
      */
     static PressureSource system() {
         return SystemPressure.INSTANCE;

@@ -73,6 +73,8 @@ public final class ReapEvent {
      * Whether this is a dry run's decision ({@link IdleReaper.Builder#dryRun(boolean)}): the reaper would have
      * closed the connection for this reason, and did not; no goodbye was sent. A handler that acts on reap events
      * (writes a last message, releases resources) should do nothing for a dry run's.
+     *
+     * @return whether this is a dry run's decision (nothing was sent or closed)
      */
     public boolean dryRun() {
         return dryRun;
@@ -82,6 +84,8 @@ public final class ReapEvent {
      * For {@link ReapReason#DEAD_PEER}, the exception the kernel's verdict came with: the socket's error as the
      * transport reported it (ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, or ECONNRESET after keepalive probes), from a
      * read or from a failed write. Null for every other reason.
+     *
+     * @return the kernel's error for {@link ReapReason#DEAD_PEER}, or null
      */
     public Throwable cause() {
         return cause;
@@ -92,6 +96,8 @@ public final class ReapEvent {
      * for {@link ReapReason#MAX_REQUESTS} the requests served, for {@link ReapReason#EVICTED} and
      * {@link ReapReason#REJECTED} the connections open (from the newcomer's address, when the per-address limit
      * refused it); zero for other reasons.
+     *
+     * @return the count the reason reached, or zero
      */
     public int count() {
         return count;
@@ -101,12 +107,18 @@ public final class ReapEvent {
      * For {@link ReapReason#HEARTBEAT_TIMEOUT} the misses allowed (maxMissed), for {@link ReapReason#PING_ABUSE}
      * the strikes allowed, for {@link ReapReason#MAX_REQUESTS}, {@link ReapReason#EVICTED} and
      * {@link ReapReason#REJECTED} the limit; zero for other reasons.
+     *
+     * @return the count the reason allows, or zero
      */
     public int of() {
         return of;
     }
 
-    /** Why the connection is reaped. */
+    /**
+     * Why the connection is reaped.
+     *
+     * @return why the connection is reaped
+     */
     public ReapReason reason() {
         return reason;
     }
@@ -119,12 +131,18 @@ public final class ReapEvent {
      * {@link ReapReason#MAX_REQUESTS} and {@link ReapReason#REJECTED}, where both are zero, and for
      * {@link ReapReason#EVICTED} and {@link ReapReason#PRESSURE}, where it is the idle time and the limit is zero
      * (the cap or the pressure, not a timeout, decided).
+     *
+     * @return how long the condition held when the reaper decided, measured on the monotonic ticker
      */
     public Duration idleFor() {
         return Duration.ofNanos(idleNanos);
     }
 
-    /** The configured limit that was reached, for example the read idle timeout. */
+    /**
+     * The configured limit that was reached, for example the read idle timeout.
+     *
+     * @return the configured limit that was reached, for example the read idle timeout
+     */
     public Duration limit() {
         return Duration.ofNanos(limitNanos);
     }
@@ -133,6 +151,8 @@ public final class ReapEvent {
      * A terse description with the numbers, for example {@code "read idle for 30012ms (limit 30000ms)"},
      * {@code "no inbound data within 5000ms after ping (3 of 3 missed)"} or
      * {@code "dead peer (EHOSTUNREACH) after 91234ms quiet (kernel bound 90000ms)"}.
+     *
+     * @return a terse description with the numbers
      */
     public String message() {
         if (reason == ReapReason.HEARTBEAT_TIMEOUT) {

@@ -126,7 +126,11 @@ public enum ReapReason {
         this.label = label;
     }
 
-    /** A short lower-case label for log lines, for example {@code "read idle"}. */
+    /**
+     * A short lower-case label for log lines, for example {@code "read idle"}.
+     *
+     * @return a short lower-case label for log lines, for example {@code "read idle"}
+     */
     public String label() {
         return label;
     }

@@ -44,6 +44,8 @@ public final class ReaperStats {
     /**
      * The resource pressure last sampled ({@link IdleReaper.Builder#reduceTimeoutsUnderPressure}), from 0 to 1; 0
      * when the reaper does not sample it.
+     *
+     * @return the pressure last sampled, from 0 to 1; 0 when not sampled
      */
     public double pressure() {
         return pressure;
@@ -52,27 +54,46 @@ public final class ReaperStats {
     /**
      * The share of their configured values the idle timeouts have now: 1.0 normally, less under resource pressure
      * (down to the floor of {@link IdleReaper.Builder#reduceTimeoutsUnderPressure}), in sixteenths.
+     *
+     * @return the timeouts' scale: 1.0 normally, less under pressure
      */
     public double timeoutScale() {
         return timeoutScale;
     }
 
-    /** Connections the reaper is watching now. */
+    /**
+     * Connections the reaper is watching now.
+     *
+     * @return connections the reaper is watching now
+     */
     public long open() {
         return open;
     }
 
-    /** Connections the reaper has started watching since it was built. */
+    /**
+     * Connections the reaper has started watching since it was built.
+     *
+     * @return connections the reaper has started watching since it was built
+     */
     public long opened() {
         return opened;
     }
 
-    /** Connections reaped for {@code reason}. */
+    /**
+     * Connections reaped for {@code reason}.
+     *
+     * @param reason a reason
+     * @return connections reaped for {@code reason}
+     */
     public long reaped(ReapReason reason) {
         return reaped.getOrDefault(reason, 0L);
     }
 
-    /** Connections reaped for any reason. */
+    /**
+     * Connections reaped for any reason.
+     *
+     * @return connections reaped for any reason
+     */
     public long reapedTotal() {
         long sum = 0;
         for (long n : reaped.values()) {
@@ -81,7 +102,11 @@ public final class ReaperStats {
         return sum;
     }
 
-    /** Reaps per reason, with every reason present (zero where none). */
+    /**
+     * Reaps per reason, with every reason present (zero where none).
+     *
+     * @return reaps per reason, with every reason present (zero where none)
+     */
     public Map<ReapReason, Long> reapedByReason() {
         return reaped;
     }
@@ -90,6 +115,8 @@ public final class ReaperStats {
      * The TCP keepalive and TCP_USER_TIMEOUT values in effect, as last read back from a channel of each transport
      * (keyed {@code nio}, {@code epoll}, {@code io_uring}, {@code kqueue}). Empty when the reaper sets no TCP option
      * ({@link IdleReaper.Builder#tcpKeepAlive}, {@link IdleReaper.Builder#tcpUserTimeout}) or no channel opened yet.
+     *
+     * @return the TCP values in effect, per transport
      */
     public Map<String, TcpSettings> tcpSettings() {
         return tcpSettings;
@@ -98,6 +125,8 @@ public final class ReaperStats {
     /**
      * Channels on which at least one TCP option the reaper sets was not in effect when read back. Each transport
      * and option that was ignored is also logged once at WARN.
+     *
+     * @return channels on which at least one TCP option the reaper sets was not in effect when read back
      */
     public long tcpMismatches() {
         return tcpMismatches;
@@ -108,6 +137,8 @@ public final class ReaperStats {
      * tick ran after its start (a blocked handler, a GC pause, a starved CPU), or how far a visit ran behind its
      * tick (a burst of reaps drained in slices, a reap that waited for a pass of I/O). Every reap may come this much
      * later than its bound; none comes earlier. Never quite zero: a tick's scheduling jitter counts too.
+     *
+     * @return the longest an event loop was held up
      */
     public Duration maxLoopLag() {
         return Duration.ofNanos(maxLoopLagNanos);
@@ -116,6 +147,8 @@ public final class ReaperStats {
     /**
      * Reaps decided while an event loop was more than a tick behind: the host, not the peer, made these late. Each
      * waited for one more pass of the loop's I/O before it was decided, so that bytes that arrived meanwhile count.
+     *
+     * @return reaps decided while an event loop was more than a tick behind: the host, not the peer, made these late
      */
     public long reapsAfterLoopLag() {
         return reapsAfterLoopLag;
@@ -124,12 +157,19 @@ public final class ReaperStats {
     /**
      * A dry run's decisions for {@code reason} since the reaper was built: connections it would have closed, each
      * counted once per idle episode ({@link IdleReaper.Builder#dryRun(boolean)}). Zero outside a dry run.
+     *
+     * @param reason a reason
+     * @return a dry run's decisions for {@code reason}
      */
     public long wouldReap(ReapReason reason) {
         return wouldReap.get(reason);
     }
 
-    /** A dry run's decisions by reason, every reason present (an immutable map). */
+    /**
+     * A dry run's decisions by reason, every reason present (an immutable map).
+     *
+     * @return a dry run's decisions by reason, every reason present (an immutable map)
+     */
     public Map<ReapReason, Long> wouldReapByReason() {
         return wouldReap;
     }
@@ -137,12 +177,18 @@ public final class ReaperStats {
     /**
      * Closes the close rate held back ({@link IdleReaper.Builder#closeRate}) since the reaper was built: each waited
      * in order until the rate let it go. Zero without a close rate.
+     *
+     * @return the closes the close rate held back
      */
     public long closesHeldBack() {
         return closesHeldBack;
     }
 
-    /** A dry run's decisions, all reasons together. */
+    /**
+     * A dry run's decisions, all reasons together.
+     *
+     * @return a dry run's decisions, all reasons together
+     */
     public long wouldReapTotal() {
         long sum = 0;
         for (long n : wouldReap.values()) {

@@ -37,27 +37,45 @@ public final class TcpSettings {
     /**
      * The transport that read the values: {@code nio}, {@code epoll}, {@code io_uring}, {@code kqueue}, or the
      * channel's class name.
+     *
+     * @return the transport that read the values
      */
     public String transport() {
         return transport;
     }
 
-    /** Whether SO_KEEPALIVE is on. When it is off, the keepalive values below are kept but not used. */
+    /**
+     * Whether SO_KEEPALIVE is on. When it is off, the keepalive values below are kept but not used.
+     *
+     * @return whether SO_KEEPALIVE is on
+     */
     public boolean keepAlive() {
         return keepAlive;
     }
 
-    /** TCP_KEEPIDLE: how long the connection must be silent before the first probe. */
+    /**
+     * TCP_KEEPIDLE: how long the connection must be silent before the first probe.
+     *
+     * @return TCP_KEEPIDLE: how long the connection must be silent before the first probe
+     */
     public Optional<Duration> keepAliveIdle() {
         return Optional.ofNullable(keepAliveIdle);
     }
 
-    /** TCP_KEEPINTVL: the time between two probes. */
+    /**
+     * TCP_KEEPINTVL: the time between two probes.
+     *
+     * @return TCP_KEEPINTVL: the time between two probes
+     */
     public Optional<Duration> keepAliveInterval() {
         return Optional.ofNullable(keepAliveInterval);
     }
 
-    /** TCP_KEEPCNT: how many unanswered probes make the kernel give up. */
+    /**
+     * TCP_KEEPCNT: how many unanswered probes make the kernel give up.
+     *
+     * @return TCP_KEEPCNT: how many unanswered probes make the kernel give up
+     */
     public OptionalInt keepAliveCount() {
         return keepAliveCount < 0 ? OptionalInt.empty() : OptionalInt.of(keepAliveCount);
     }
@@ -65,6 +83,8 @@ public final class TcpSettings {
     /**
      * TCP_USER_TIMEOUT: how long data may stay unacknowledged before the kernel gives up. {@link Duration#ZERO}
      * means the kernel's default (net.ipv4.tcp_retries2) applies.
+     *
+     * @return TCP_USER_TIMEOUT: how long data may stay unacknowledged before the kernel gives up
      */
     public Optional<Duration> userTimeout() {
         return Optional.ofNullable(userTimeout);

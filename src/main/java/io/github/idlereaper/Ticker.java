@@ -12,10 +12,18 @@ package io.github.idlereaper;
 @FunctionalInterface
 public interface Ticker {
 
-    /** Returns the current time in nanoseconds from an arbitrary fixed origin. */
+    /**
+     * Returns the current time in nanoseconds from an arbitrary fixed origin.
+     *
+     * @return the current time in nanoseconds from an arbitrary fixed origin
+     */
     long read();
 
-    /** Returns the ticker backed by {@link System#nanoTime()}. */
+    /**
+     * Returns the ticker backed by {@link System#nanoTime()}.
+     *
+     * @return the ticker backed by {@link System#nanoTime()}
+     */
     static Ticker systemTicker() {
         return SystemTicker.INSTANCE;
     }

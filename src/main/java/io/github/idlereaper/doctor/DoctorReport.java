@@ -42,6 +42,7 @@ public final class DoctorReport {
      *
      * @param settings the reaper's configuration
      * @param limits the load balancers on the path, whose idle timeouts to check against
+     * @return the report
      * @throws NullPointerException if {@code settings}, {@code limits} or one of them is null
      */
     public static DoctorReport examine(DetectionSettings settings, IdleLimit... limits) {
@@ -59,6 +60,8 @@ public final class DoctorReport {
      * The host values read, in report order, as the kernel gave them: for example
      * {@code net.ipv4.tcp_keepalive_time -> "7200"}, and {@code open files soft limit -> "1024"}. A value the host
      * does not have (no conntrack module, not Linux) is absent.
+     *
+     * @return the host values read, in report order
      */
     public Map<String, String> host() {
         return host;
@@ -69,12 +72,18 @@ public final class DoctorReport {
      * in report order: {@code readIdleTimeout}, {@code allIdleTimeout}, {@code writeStallTimeout},
      * {@code heartbeat}, {@code tcp keepalive}, {@code tcp retransmission}. Each layer covers a different case; the
      * report text says which.
+     *
+     * @return each layer's worst case for a vanished peer, in report order
      */
     public Map<String, Duration> detection() {
         return detection;
     }
 
-    /** One line per problem found; empty when none. */
+    /**
+     * One line per problem found; empty when none.
+     *
+     * @return one line per problem found; empty when none
+     */
     public List<String> warnings() {
         return warnings;
     }

@@ -28,12 +28,20 @@ public enum IdleLimit {
         this.timeout = timeout;
     }
 
-    /** A short name for reports, for example {@code "AWS NLB"}. */
+    /**
+     * A short name for reports, for example {@code "AWS NLB"}.
+     *
+     * @return a short name for reports, for example {@code "AWS NLB"}
+     */
     public String label() {
         return label;
     }
 
-    /** The idle timeout. */
+    /**
+     * The idle timeout.
+     *
+     * @return the idle timeout
+     */
     public Duration timeout() {
         return timeout;
     }

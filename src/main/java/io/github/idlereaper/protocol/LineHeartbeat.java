@@ -68,6 +68,9 @@ public final class LineHeartbeat implements HeartbeatProtocol {
     /**
      * Pings with {@code line} encoded in {@code charset}, exactly as given (include the line ending).
      *
+     * @param line the ping line, with its line ending
+     * @param charset the line's encoding
+     * @return a protocol that pings with {@code line}
      * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if {@code line} is empty
      */
@@ -80,6 +83,8 @@ public final class LineHeartbeat implements HeartbeatProtocol {
     /**
      * Pings with {@code payload} (copied).
      *
+     * @param payload the ping's bytes
+     * @return a protocol that pings with {@code payload}
      * @throws NullPointerException if {@code payload} is null
      * @throws IllegalArgumentException if {@code payload} is empty
      */
@@ -95,6 +100,9 @@ public final class LineHeartbeat implements HeartbeatProtocol {
      * A copy that writes {@code line}, in UTF-8, before every close except a write stall; {@value #REASON} in it
      * becomes the reason's {@link ReapReason#label() label}. A goodbye set for one reason with
      * {@link #withGoodbye(ReapReason, String)} takes precedence.
+     *
+     * @param line the goodbye line
+     * @return a copy with that goodbye
      */
     public LineHeartbeat withGoodbye(String line) {
         Objects.requireNonNull(line, "line");
@@ -105,6 +113,9 @@ public final class LineHeartbeat implements HeartbeatProtocol {
      * A copy that writes {@code line}, in UTF-8, before a close for {@code reason} (never for
      * {@link ReapReason#WRITE_STALL}: that peer does not read); {@value #REASON} in it becomes the reason's label.
      *
+     * @param reason the reason the goodbye is for
+     * @param line the goodbye line
+     * @return a copy with that goodbye for {@code reason}
      * @throws IllegalArgumentException for {@link ReapReason#WRITE_STALL}
      */
     public LineHeartbeat withGoodbye(ReapReason reason, String line) {
@@ -123,6 +134,9 @@ public final class LineHeartbeat implements HeartbeatProtocol {
      * A copy that recognises the peer's pings: a decoded message equal to {@code message}, either a
      * {@link CharSequence} or a {@link ByteBuf} holding its UTF-8 bytes (without a line ending, as a line decoder
      * strips it). Recognition needs {@link #watchAfter} too.
+     *
+     * @param message the peer's ping, without its line ending
+     * @return a copy that recognises the peer's pings
      */
     public LineHeartbeat recognizing(String message) {
         Objects.requireNonNull(message, "message");
@@ -132,6 +146,9 @@ public final class LineHeartbeat implements HeartbeatProtocol {
     /**
      * A copy that recognises the peer's answer to the ping (for example {@code PONG}), as {@link #recognizing}
      * does: it proves the peer alive and is not activity. Recognition needs {@link #watchAfter} too.
+     *
+     * @param message the peer's answer, without its line ending
+     * @return a copy that recognises the peer's answer
      */
     public LineHeartbeat recognizingPong(String message) {
         Objects.requireNonNull(message, "message");
@@ -141,6 +158,9 @@ public final class LineHeartbeat implements HeartbeatProtocol {
     /**
      * A copy whose watch goes right after the handler named {@code name} (typically the host's
      * {@code StringDecoder}), where it sees decoded messages. Without it nothing is recognised.
+     *
+     * @param name the name of the host's line decoder in the pipeline
+     * @return a copy whose watch follows that handler
      */
     public LineHeartbeat watchAfter(String name) {
         Objects.requireNonNull(name, "name");

@@ -114,7 +114,12 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
         return ctx == null ? null : ctx.name();
     }
 
-    /** The read idle timeout a CONNECT keep-alive of {@code seconds} enforces: one and a half times it. */
+    /**
+     * The read idle timeout a CONNECT keep-alive of {@code keepAliveSeconds} enforces: one and a half times it.
+     *
+     * @param keepAliveSeconds the keep-alive a client's CONNECT asked for, in seconds
+     * @return one and a half times the keep-alive
+     */
     public static Duration readIdleFor(int keepAliveSeconds) {
         return Duration.ofMillis(keepAliveSeconds * 1500L);
     }

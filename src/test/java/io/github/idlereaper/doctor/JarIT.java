@@ -1,6 +1,7 @@
 package io.github.idlereaper.doctor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
@@ -27,6 +28,39 @@ class JarIT {
         Path jar = Path.of(property);
         assertTrue(Files.isRegularFile(jar), "no jar at " + jar);
         return jar;
+    }
+
+    /** The jar beside the main one with {@code -classifier}. */
+    private static Path sibling(String classifier) {
+        String main = jar().getFileName().toString();
+        Path p = jar().resolveSibling(main.substring(0, main.length() - ".jar".length()) + "-" + classifier + ".jar");
+        assertTrue(Files.isRegularFile(p), "no " + classifier + " jar at " + p);
+        return p;
+    }
+
+    @Test
+    void sourcesAndJavadocJars_holdThePublicApi_andNoInternals() throws Exception {
+        try (JarFile sources = new JarFile(sibling("sources").toFile())) {
+            for (String f : List.of("IdleReaper.java", "ReaperHandler.java", "protocol/WebSocketHeartbeat.java",
+                    "doctor/DoctorReport.java")) {
+                assertTrue(sources.getEntry("io/github/idlereaper/" + f) != null, "sources jar lacks " + f);
+            }
+        }
+        try (JarFile javadoc = new JarFile(sibling("javadoc").toFile())) {
+            // javadoc lays the pages out under the module's name (the jar's Automatic-Module-Name) or not, as the
+            // tool decides: look for the package path anywhere.
+            Set<String> pages = javadoc.stream().map(e -> e.getName()).filter(n -> n.endsWith(".html"))
+                    .map(n -> n.substring(Math.max(0, n.indexOf("io/github/idlereaper/"))))
+                    .collect(Collectors.toSet());
+            for (String f : List.of("IdleReaper.html", "IdleReaper.Builder.html", "ReaperStats.html",
+                    "protocol/WebSocketHeartbeat.html", "doctor/DoctorReport.html")) {
+                assertTrue(pages.contains("io/github/idlereaper/" + f), "javadoc jar lacks " + f);
+            }
+            // Package-private classes are internals: the published documentation is the public API only.
+            for (String f : List.of("ReaperHandler.html", "LoopWheel.html", "ReaperCore.html")) {
+                assertFalse(pages.contains("io/github/idlereaper/" + f), "javadoc jar documents " + f);
+            }
+        }
     }
 
     @Test
