@@ -58,7 +58,7 @@ final class HeartbeatLogic {
         if (pings != 0) {
             if (liveSincePing(h, w)) {
                 // Any inbound byte after the ping proves the peer alive, not only the pong.
-                h.state &= ~(ReaperHandler.PINGS_MASK | ReaperHandler.MARK_MASK);
+                stopProbing(h);
                 h.pingTick = -1;
             } else {
                 long missAt = markedBy(h, w) + s.pingTimeout;
@@ -112,6 +112,9 @@ final class HeartbeatLogic {
         }
         // Each miss is timed from within an eighth of a tick of the real send (marked after the write: the ping
         // had left by then), not from the stamp's bound, so that misses do not add a tick each to the bound.
+        if ((h.state & ReaperHandler.PINGS_MASK) == 0) {
+            h.core().probingDelta(1);
+        }
         h.state = (h.state & ~ReaperHandler.PINGS_MASK) | (n << ReaperHandler.PINGS_SHIFT);
         mark(h, w);
         return now + s.pingTimeout;
@@ -124,6 +127,9 @@ final class HeartbeatLogic {
                 : (h.state & ReaperHandler.MARK_MASK) >>> ReaperHandler.MARK_SHIFT;
         if (count < MARK_LATE) {
             count++;
+        }
+        if ((h.state & ReaperHandler.PINGS_MASK) != 0) {
+            h.core().probingDelta(-1);
         }
         h.state = (h.state & ~(ReaperHandler.PINGS_MASK | ReaperHandler.MARK_MASK))
                 | (count << ReaperHandler.MARK_SHIFT);
@@ -155,6 +161,14 @@ final class HeartbeatLogic {
             return w.upperBound(h.pingTick);
         }
         return w.tickStartAfter(h.pingTick, 0) + mark * (w.tickNanos() / MARK_PARTS);
+    }
+
+    /** Back to ACTIVE: the phase and the mark cleared, and the reaper's count of probing channels told. */
+    static void stopProbing(ReaperHandler h) {
+        if ((h.state & ReaperHandler.PINGS_MASK) != 0) {
+            h.core().probingDelta(-1);
+        }
+        h.state &= ~(ReaperHandler.PINGS_MASK | ReaperHandler.MARK_MASK);
     }
 
     /** Pings sent since the last inbound byte: 0 while ACTIVE. For tests. */

@@ -63,6 +63,12 @@ final class ReaperCore {
     private final ConcurrentHashMap<EventExecutor, LoopWheel> wheels = new ConcurrentHashMap<>();
     private final LongAdder open = new LongAdder();
     private final LongAdder opened = new LongAdder();
+    /** Open connections with work in flight, and those the heartbeat is probing (ping sent, no answer yet). */
+    private final LongAdder busy = new LongAdder();
+    private final LongAdder probing = new LongAdder();
+    /** Who else hears of each reap and close ({@link IdleReaperMetrics}); copied on write, read on every reap. */
+    private volatile ReapObserver[] observers = NO_OBSERVERS;
+    private static final ReapObserver[] NO_OBSERVERS = new ReapObserver[0];
     private final LongAdder[] reaped = new LongAdder[REASONS.length];
     /** A dry run's decisions, by reason. */
     private final LongAdder[] wouldReap = new LongAdder[REASONS.length];
@@ -421,9 +427,51 @@ final class ReaperCore {
         completeDrainIfEmpty(drain);
     }
 
+    /** A channel's work in flight started ({@code +1}) or ended ({@code -1}, also when it closed busy). */
+    void busyDelta(int delta) {
+        busy.add(delta);
+    }
+
+    /** The heartbeat started probing a channel ({@code +1}), or stopped (an answer, an override, a close). */
+    void probingDelta(int delta) {
+        probing.add(delta);
+    }
+
+    /** Adds an observer of reaps and closes. Thread-safe; rare (a metrics binder). */
+    synchronized void observe(ReapObserver o) {
+        ReapObserver[] cur = observers;
+        ReapObserver[] next = java.util.Arrays.copyOf(cur, cur.length + 1);
+        next[cur.length] = o;
+        observers = next;
+    }
+
+    /** Whether anything observes closes: then each channel keeps its open time (see {@link ReapObserver}). */
+    boolean observed() {
+        return observers.length != 0;
+    }
+
+    /** A channel that was open since {@code openedAt} (a ticker reading) closed. Its event loop. */
+    void closedAfter(long openedAt) {
+        long lifetime = ticker.read() - openedAt;
+        for (ReapObserver o : observers) {
+            try {
+                o.closed(lifetime);
+            } catch (Throwable t) {
+                log.warn("{} threw on a close; ignored", o, t);
+            }
+        }
+    }
+
     /** Counts, tells the listener and logs one reap. Runs on the channel's event loop. */
     void reaped(Channel ch, ReapEvent event) {
         (event.dryRun() ? wouldReap : reaped)[event.reason().ordinal()].increment();
+        for (ReapObserver o : observers) {
+            try {
+                o.reaped(event);
+            } catch (Throwable t) {
+                log.warn("{} threw on {} ({}); the reap goes on", o, ch, event.message(), t);
+            }
+        }
         if (log.isDebugEnabled()) {
             log.debug("{} {} remote={}: {}", event.dryRun() ? "would reap" : "reaped", ch.id().asShortText(),
                     ch.remoteAddress(), event.message());
@@ -435,6 +483,27 @@ final class ReaperCore {
                 log.warn("ReapListener {} threw on {} ({}); the reap goes on", listener, ch, event.message(), t);
             }
         }
+    }
+
+    /** Reaps (or, with {@code dryRun}, a dry run's decisions) for {@code reason} so far: one counter's sum. */
+    long reapCount(ReapReason reason, boolean dryRun) {
+        return (dryRun ? wouldReap : reaped)[reason.ordinal()].sum();
+    }
+
+    long openCount() {
+        return open.sum();
+    }
+
+    long busyCount() {
+        return busy.sum();
+    }
+
+    long probingCount() {
+        return probing.sum();
+    }
+
+    long tcpMismatches() {
+        return kernel.mismatches();
     }
 
     ReaperStats stats() {
@@ -455,7 +524,7 @@ final class ReaperCore {
         maxLag = Math.max(maxLag, retiredMaxLag);
         lateReaps += retiredLateReaps.sum();
         PressureScale p = pressure;
-        return new ReaperStats(open.sum(), opened.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
+        return new ReaperStats(open.sum(), opened.sum(), busy.sum(), probing.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
                 maxLag, lateReaps, wouldBy, heldBack, p == null ? 0 : p.pressure(),
                 (double) timeoutScale() / PressureScale.ONE);
     }

@@ -125,6 +125,10 @@ final class ReaperHandler extends WheelEntry {
     static final int BUSY_ONE = 1 << BUSY_SHIFT;
     static final int BUSY_MAX = -1 >>> BUSY_SHIFT;
 
+    /** When the channel was registered (a ticker reading), for the lifetime a {@link ReapObserver} hears of. */
+    static final io.netty.util.AttributeKey<Long> OPENED_AT =
+            io.netty.util.AttributeKey.valueOf(ReaperHandler.class, "openedAt");
+
     /**
      * The shared {@link ReaperCore}, or a {@link ChannelOverride} (which refers to it) once this channel's settings
      * were overridden, or this channel's {@link HttpCompanion} (which holds one of those two in its place); read
@@ -556,6 +560,11 @@ final class ReaperHandler extends WheelEntry {
         core().checkHalfClosure(ch);
         joinWheel(wheel);
         core().opened();
+        if (core().observed()) {
+            // Kept for the observers' connection lifetime, only while one is there: an attribute costs the channel
+            // about 50 bytes, which a reaper without a metrics binder should not pay.
+            ch.attr(OPENED_AT).set(core().ticker().read());
+        }
         return true;
     }
 
@@ -589,7 +598,7 @@ final class ReaperHandler extends WheelEntry {
         if ((state & REAPING) != 0) {
             HeartbeatLogic.mark(this, w);
         } else {
-            state &= ~(PINGS_MASK | MARK_MASK);
+            HeartbeatLogic.stopProbing(this);
             pingTick = -1;
         }
         refreshAge();
@@ -632,7 +641,18 @@ final class ReaperHandler extends WheelEntry {
             state &= ~IN_WHEEL;
             wheel.unregister(this);
         }
-        core().closed();
+        ReaperCore c = core();
+        if ((state >>> BUSY_SHIFT) != 0) {
+            c.busyDelta(-1);
+        }
+        if ((state & PINGS_MASK) != 0) {
+            c.probingDelta(-1);
+        }
+        c.closed();
+        Long openedAt = ctx.channel().hasAttr(OPENED_AT) ? ctx.channel().attr(OPENED_AT).getAndSet(null) : null;
+        if (openedAt != null) {
+            c.closedAfter(openedAt);
+        }
     }
 
     // ---------------------------------------------------------------- work in flight
@@ -647,6 +667,9 @@ final class ReaperHandler extends WheelEntry {
             return;
         }
         state += BUSY_ONE;
+        if ((state >>> BUSY_SHIFT) == 1) {
+            core().busyDelta(1);
+        }
     }
 
     /**
@@ -664,6 +687,7 @@ final class ReaperHandler extends WheelEntry {
         }
         state -= BUSY_ONE;
         if ((state >>> BUSY_SHIFT) == 0) {
+            core().busyDelta(-1);
             int now = wheel.stamp;
             readStamp = now;
             writeStamp = now;
@@ -965,7 +989,7 @@ final class ReaperHandler extends WheelEntry {
         }
         base(next);
         if (heartbeat != null && (state & REAPING) == 0) {
-            state &= ~(PINGS_MASK | MARK_MASK);
+            HeartbeatLogic.stopProbing(this);
             pingTick = -1;
         }
         if ((state & (IN_WHEEL | REAPING)) == IN_WHEEL) {

@@ -15,6 +15,8 @@ public final class ReaperStats {
 
     private final long open;
     private final long opened;
+    private final long busy;
+    private final long probing;
     private final Map<ReapReason, Long> reaped;
     private final Map<String, TcpSettings> tcpSettings;
     private final long tcpMismatches;
@@ -25,7 +27,7 @@ public final class ReaperStats {
     private final double pressure;
     private final double timeoutScale;
 
-    ReaperStats(long open, long opened, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
+    ReaperStats(long open, long opened, long busy, long probing, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
             long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag, EnumMap<ReapReason, Long> wouldReap,
             long closesHeldBack, double pressure, double timeoutScale) {
         this.pressure = pressure;
@@ -36,6 +38,8 @@ public final class ReaperStats {
         this.reapsAfterLoopLag = reapsAfterLoopLag;
         this.open = open;
         this.opened = opened;
+        this.busy = busy;
+        this.probing = probing;
         this.reaped = Collections.unmodifiableMap(new EnumMap<>(reaped));
         this.tcpSettings = Map.copyOf(tcpSettings);
         this.tcpMismatches = tcpMismatches;
@@ -68,6 +72,26 @@ public final class ReaperStats {
      */
     public long open() {
         return open;
+    }
+
+    /**
+     * Open connections with work in flight now: {@link IdleReaper#markBusy} without its {@code markIdle} yet, or an
+     * HTTP request or stream in flight. A connection counts once however much work it has.
+     *
+     * @return connections with work in flight
+     */
+    public long busy() {
+        return busy;
+    }
+
+    /**
+     * Open connections the heartbeat is probing now: a ping went out after the peer fell silent, and no byte has come
+     * back yet.
+     *
+     * @return connections with a ping unanswered
+     */
+    public long probing() {
+        return probing;
     }
 
     /**
@@ -199,7 +223,8 @@ public final class ReaperStats {
 
     @Override
     public String toString() {
-        return "ReaperStats(open=" + open + ", opened=" + opened + ", reaped=" + reaped
+        return "ReaperStats(open=" + open + ", opened=" + opened + (busy == 0 ? "" : ", busy=" + busy)
+                + (probing == 0 ? "" : ", probing=" + probing) + ", reaped=" + reaped
                 + (tcpSettings.isEmpty() ? "" : ", tcp=" + tcpSettings.values() + ", tcpMismatches=" + tcpMismatches)
                 + ", maxLoopLag=" + maxLoopLag().toMillis() + "ms, reapsAfterLoopLag=" + reapsAfterLoopLag
                 + (wouldReapTotal() == 0 ? "" : ", wouldReap=" + wouldReap)
