@@ -84,6 +84,21 @@ class JarIT {
                 "io.github.idlereaper.protocol")), module.packages().toString());
     }
 
+    /** The README's command as it stands: no options, so the host only, and no verdict on a reaper. */
+    @Test
+    void javaDashJar_doctor_withoutOptions_checksTheHostOnly() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-jar", jar().toString(), "doctor")
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), output);
+        assertEquals(0, p.exitValue(), output);
+        assertTrue(output.contains("\nreaper\n  no reaper options given: this checks the host only\n"), output);
+        assertFalse(output.contains("nothing finds a peer"), output);
+    }
+
     @Test
     void javaDashJar_doctor_runsOnTheJdkAlone() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
