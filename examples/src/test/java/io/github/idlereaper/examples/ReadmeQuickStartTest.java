@@ -17,7 +17,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.io.File;
 import java.io.IOException;
-import java.io.StringWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Modifier;
 import java.net.URL;
@@ -34,8 +33,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,13 +46,11 @@ class ReadmeQuickStartTest {
 
     /** The first {@code java} block after the "Quick start" heading, line by line. */
     static List<String> quickStart() throws IOException {
-        String readme = Files.readString(README, StandardCharsets.UTF_8);
-        int section = readme.indexOf("\n## Quick start\n");
-        assertTrue(section >= 0, "README.md has no '## Quick start' section");
-        int start = readme.indexOf("```java\n", section);
-        int end = readme.indexOf("\n```\n", start);
+        String section = Snippets.section(Files.readString(README, StandardCharsets.UTF_8), "## Quick start");
+        int start = section.indexOf("```java\n");
+        int end = section.indexOf("\n```\n", start);
         assertTrue(start > 0 && end > start, "no java block in the quick start");
-        return List.of(readme.substring(start + "```java\n".length(), end).split("\n", -1));
+        return List.of(section.substring(start + "```java\n".length(), end).split("\n", -1));
     }
 
     private static List<String> imports(List<String> block) {
@@ -118,19 +113,7 @@ class ReadmeQuickStartTest {
                 + "        }\n"
                 + "    }\n"
                 + "}\n";
-        Path src = dir.resolve("QuickStart.java");
-        Files.writeString(src, source, StandardCharsets.UTF_8);
-        Path out = Files.createDirectories(dir.resolve("classes"));
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        assertTrue(javac != null, "no system Java compiler: run the tests on a JDK");
-        StringWriter diagnostics = new StringWriter();
-        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        boolean ok = javac.getTask(diagnostics, null, null, List.of("-proc:none", "-classpath", classPath, "-d",
-                out.toString()), null, javac.getStandardFileManager(null, null, StandardCharsets.UTF_8)
-                .getJavaFileObjects(src.toFile())).call();
-        assertTrue(ok, "the README's quick start does not compile with its own imports:\n" + diagnostics
-                + "\n" + source);
-        return new URLClassLoader(new URL[] {out.toUri().toURL()}, ReadmeQuickStartTest.class.getClassLoader());
+        return Snippets.compile(dir, "QuickStart", source);
     }
 
     @Test
