@@ -70,6 +70,14 @@ final class HostDoctor {
         return "/proc/sys/" + name.replace('.', '/');
     }
 
+    /** What the report says in place of the reaper's configuration when it checks the host only. */
+    static final String HOST_ONLY = String.join("\n",
+            "  no reaper options given: this checks the host only",
+            "  to check a configuration too, pass its options, for example",
+            "    doctor --read-idle 90s --write-stall 30s --heartbeat 30s,10s,2 --keepalive 60s,10s,3 --limit aws-nlb",
+            "  (doctor --help lists them)",
+            "");
+
     /**
      * @param settings the reaper's configuration
      * @param limits the idle limits on the path, by label, besides the host's conntrack timeout
@@ -77,6 +85,23 @@ final class HostDoctor {
      */
     static DoctorReport examine(DetectionSettings settings, Map<String, Duration> limits,
             Function<String, String> files) {
+        return examine(settings, limits, files, false);
+    }
+
+    /**
+     * The host alone, for the command line run with no reaper options: the host's values, its own retransmission
+     * bound, the limits given and the host's own warnings (the open-file limit). There is no configuration, so none
+     * of the warnings that judge one; the report says how to give one instead.
+     *
+     * @param limits the idle limits on the path, by label, besides the host's conntrack timeout
+     * @param files reads a file, returning null when absent
+     */
+    static DoctorReport examineHost(Map<String, Duration> limits, Function<String, String> files) {
+        return examine(DetectionSettings.builder().build(), limits, files, true);
+    }
+
+    private static DoctorReport examine(DetectionSettings settings, Map<String, Duration> limits,
+            Function<String, String> files, boolean hostOnly) {
         IdleTimeouts timeouts = settings.timeouts();
         Duration tick = settings.tickResolution();
         boolean keepAlive = settings.tcpKeepAliveCount() > 0;
@@ -161,33 +186,37 @@ final class HostDoctor {
         allLimits.putAll(limits);
 
         List<String> warnings = new ArrayList<>();
-        for (Map.Entry<String, Duration> e : allLimits.entrySet()) {
-            String limit = e.getKey() + " drops connections idle for " + seconds(e.getValue());
-            if (firstActs == null) {
-                warnings.add(limit + ", and nothing here acts on a silent connection: set tcpKeepAlive with an idle "
-                        + "below " + seconds(e.getValue()));
-            } else if (firstActs.compareTo(e.getValue()) >= 0) {
-                warnings.add(limit + ", before " + firstActing + " acts (" + seconds(firstActs) + "): set "
-                        + "tcpKeepAlive with an idle below " + seconds(e.getValue()));
-            }
-        }
-        if (firstActs == null) {
-            warnings.add("nothing finds a peer that vanished from an idle connection: set tcpKeepAlive, "
-                    + "readIdleTimeout or a heartbeat");
-        }
-        Duration retransmission = detection.get(RETRANSMISSION);
-        if (!userTimeout && retransmission != null) {
-            Duration idleBound = null;
-            for (String layer : new String[] {READ_IDLE, ALL_IDLE, HEARTBEAT}) {
-                Duration d = detection.get(layer);
-                if (d != null && (idleBound == null || d.compareTo(idleBound) < 0)) {
-                    idleBound = d;
+        // The warnings that judge a configuration. With none given (the command line without reaper options)
+        // there is none to judge: "nothing finds a peer" would read as if the setup were broken.
+        if (!hostOnly) {
+            for (Map.Entry<String, Duration> e : allLimits.entrySet()) {
+                String limit = e.getKey() + " drops connections idle for " + seconds(e.getValue());
+                if (firstActs == null) {
+                    warnings.add(limit + ", and nothing here acts on a silent connection: set tcpKeepAlive with an "
+                            + "idle below " + seconds(e.getValue()));
+                } else if (firstActs.compareTo(e.getValue()) >= 0) {
+                    warnings.add(limit + ", before " + firstActing + " acts (" + seconds(firstActs) + "): set "
+                            + "tcpKeepAlive with an idle below " + seconds(e.getValue()));
                 }
             }
-            if (idleBound == null || idleBound.compareTo(retransmission) > 0) {
-                warnings.add("data sent to a vanished peer is retransmitted for " + seconds(retransmission)
-                        + " (tcp_retries2 " + retries2 + ") before the kernel gives up, and no idle timeout or "
-                        + "heartbeat is shorter: set tcpUserTimeout");
+            if (firstActs == null) {
+                warnings.add("nothing finds a peer that vanished from an idle connection: set tcpKeepAlive, "
+                        + "readIdleTimeout or a heartbeat");
+            }
+            Duration retransmission = detection.get(RETRANSMISSION);
+            if (!userTimeout && retransmission != null) {
+                Duration idleBound = null;
+                for (String layer : new String[] {READ_IDLE, ALL_IDLE, HEARTBEAT}) {
+                    Duration d = detection.get(layer);
+                    if (d != null && (idleBound == null || d.compareTo(idleBound) < 0)) {
+                        idleBound = d;
+                    }
+                }
+                if (idleBound == null || idleBound.compareTo(retransmission) > 0) {
+                    warnings.add("data sent to a vanished peer is retransmitted for " + seconds(retransmission)
+                            + " (tcp_retries2 " + retries2 + ") before the kernel gives up, and no idle timeout or "
+                            + "heartbeat is shorter: set tcpUserTimeout");
+                }
             }
         }
         long soft = number(host.get(NOFILE_SOFT));
@@ -204,16 +233,20 @@ final class HostDoctor {
         }
         host.forEach((k, v) -> row(text, k, v));
         text.append("reaper\n");
-        row(text, "idle timeouts", "read " + off(timeouts.readIdle()) + ", write " + off(timeouts.writeIdle())
-                + ", all " + off(timeouts.allIdle()) + ", write stall " + off(timeouts.writeStall())
-                + ", tick " + seconds(tick));
-        row(text, "heartbeat", settings.heartbeatInterval().isZero() ? "off" : "ping after "
-                + seconds(settings.heartbeatInterval()) + " quiet, " + seconds(settings.heartbeatTimeout())
-                + " to answer, " + settings.heartbeatMaxMissed() + " missed");
-        row(text, "tcpKeepAlive", keepAlive ? seconds(settings.tcpKeepAliveIdle()) + " idle, "
-                + seconds(settings.tcpKeepAliveInterval()) + " interval, " + settings.tcpKeepAliveCount() + " probes"
-                : "not set (SO_KEEPALIVE left as the application set it)");
-        row(text, "tcpUserTimeout", userTimeout ? seconds(settings.tcpUserTimeout()) : "not set");
+        if (hostOnly) {
+            text.append(HOST_ONLY);
+        } else {
+            row(text, "idle timeouts", "read " + off(timeouts.readIdle()) + ", write " + off(timeouts.writeIdle())
+                    + ", all " + off(timeouts.allIdle()) + ", write stall " + off(timeouts.writeStall())
+                    + ", tick " + seconds(tick));
+            row(text, "heartbeat", settings.heartbeatInterval().isZero() ? "off" : "ping after "
+                    + seconds(settings.heartbeatInterval()) + " quiet, " + seconds(settings.heartbeatTimeout())
+                    + " to answer, " + settings.heartbeatMaxMissed() + " missed");
+            row(text, "tcpKeepAlive", keepAlive ? seconds(settings.tcpKeepAliveIdle()) + " idle, "
+                    + seconds(settings.tcpKeepAliveInterval()) + " interval, " + settings.tcpKeepAliveCount()
+                    + " probes" : "not set (SO_KEEPALIVE left as the application set it)");
+            row(text, "tcpUserTimeout", userTimeout ? seconds(settings.tcpUserTimeout()) : "not set");
+        }
         text.append("worst-case time to find a peer that vanished\n");
         if (detection.isEmpty()) {
             text.append("  no layer finds it\n");

@@ -13,7 +13,9 @@ import java.util.regex.Pattern;
 
 /**
  * The jar's command line: {@code java -jar idle-reaper.jar doctor [options]} prints the {@link DoctorReport} for
- * this host and the reaper configuration given as options.
+ * this host and the reaper configuration given as options. Without any reaper option (only {@code --limit}, or
+ * nothing) it checks the host alone, and says how to give a configuration, rather than judge a reaper with every
+ * layer off.
  *
  * <p>It runs with only the JDK on the class path: nothing here, nor in what it uses, touches Netty or SLF4J. Values
  * are checked by {@link DetectionSettings.Builder}, with the reaper builder's rules and messages.
@@ -23,6 +25,7 @@ final class Main {
     static final String USAGE = String.join("\n",
             "usage: java -jar idle-reaper.jar doctor [options]",
             "Reports the host's TCP settings and how long each layer of a reaper takes to find a dead peer.",
+            "Without reaper options it checks the host only.",
             "Options take your reaper's configuration (durations: 30s, 500ms, 5m, 1h or PT30S):",
             "  --read-idle D        readIdleTimeout",
             "  --all-idle D         allIdleTimeout",
@@ -56,6 +59,7 @@ final class Main {
         IdleTimeouts.Builder timeouts = IdleTimeouts.builder();
         DetectionSettings.Builder settings = DetectionSettings.builder();
         LinkedHashMap<String, Duration> limits = new LinkedHashMap<>();
+        boolean configured = false;
         try {
             for (int i = 1; i < args.length; i++) {
                 String flag = args[i];
@@ -67,6 +71,7 @@ final class Main {
                     throw new IllegalArgumentException(flag + " needs a value");
                 }
                 String value = args[++i];
+                configured |= !flag.equals("--limit");
                 switch (flag) {
                     case "--read-idle":
                         timeouts.readIdle(duration(flag, value));
@@ -110,7 +115,7 @@ final class Main {
                 }
             }
             DetectionSettings setup = settings.timeouts(timeouts.build()).build();
-            out.print(HostDoctor.examine(setup, limits, files));
+            out.print(configured ? HostDoctor.examine(setup, limits, files) : HostDoctor.examineHost(limits, files));
             return 0;
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println(e.getMessage());

@@ -1,6 +1,7 @@
 package io.github.idlereaper.doctor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.idlereaper.DetectionSettings;
@@ -59,6 +60,65 @@ class DoctorMainTest {
         assertEquals(List.of("haproxy drops connections idle for 50s, before tcp keepalive acts (60s): set "
                 + "tcpKeepAlive with an idle below 50s"), expected.warnings());
         assertEquals("", err());
+    }
+
+    private static String row(String name, String value) {
+        return String.format("  %-52s %s%n", name, value).replace(System.lineSeparator(), "\n");
+    }
+
+    /**
+     * The README's command, {@code doctor} with no options, checks the host only: it does not judge a reaper with
+     * every layer off ("nothing finds a peer that vanished" read as if the setup were broken), and says how to give
+     * a configuration.
+     */
+    @Test
+    void doctor_withoutReaperOptions_checksTheHostOnly() {
+        assertEquals(0, run("doctor"));
+        assertEquals("idle-reaper doctor\n"
+                + "host\n"
+                + row("net.ipv4.tcp_keepalive_time", "7200")
+                + row("net.ipv4.tcp_retries2", "15")
+                + "reaper\n"
+                + "  no reaper options given: this checks the host only\n"
+                + "  to check a configuration too, pass its options, for example\n"
+                + "    doctor --read-idle 90s --write-stall 30s --heartbeat 30s,10s,2 --keepalive 60s,10s,3 "
+                + "--limit aws-nlb\n"
+                + "  (doctor --help lists them)\n"
+                + "worst-case time to find a peer that vanished\n"
+                + row("tcp retransmission", "924.6s    data unacknowledged (tcp_retries2 15; no tcpUserTimeout)")
+                + "idle limits on the path\n"
+                + "  none given (pick one: --limit aws-nlb, azure-lb, gcp, or name=duration)\n"
+                + "warnings\n"
+                + "  none\n", out());
+        assertEquals("", err());
+        // A limit alone is no configuration either: it is listed, and nothing is judged against it.
+        out.reset();
+        assertEquals(0, run("doctor", "--limit", "aws-nlb"));
+        assertTrue(out().contains("reaper\n" + HostDoctor.HOST_ONLY + "worst-case"), out());
+        assertTrue(out().endsWith("idle limits on the path\n" + row("AWS NLB", "350s") + "warnings\n  none\n"),
+                out());
+    }
+
+    /** The example the host-only report gives runs, and finds nothing to warn about on a stock host. */
+    @Test
+    void doctor_hostOnlyExample_runsCleanly() {
+        String example = HostDoctor.HOST_ONLY.lines().filter(l -> l.startsWith("    doctor ")).findFirst()
+                .orElseThrow().trim();
+        assertEquals(0, run(example.split(" ")));
+        assertTrue(out().contains(row("idle timeouts", "read 90s, write off, all off, write stall 30s, tick 1s")),
+                out());
+        assertTrue(out().endsWith("warnings\n  none\n"), out());
+    }
+
+    /** Any reaper option is a configuration, judged as given: one with every layer off keeps its warning. */
+    @Test
+    void doctor_anyReaperOption_isJudged_evenWithEveryLayerOff() {
+        assertEquals(0, run("doctor", "--tick", "1s", "--limit", "aws-nlb"));
+        assertFalse(out().contains("no reaper options given"), out());
+        assertTrue(out().contains("  - AWS NLB drops connections idle for 350s, and nothing here acts on a silent "
+                + "connection: set tcpKeepAlive with an idle below 350s\n"
+                + "  - nothing finds a peer that vanished from an idle connection: set tcpKeepAlive, readIdleTimeout "
+                + "or a heartbeat\n"), out());
     }
 
     @Test

@@ -64,6 +64,7 @@ class HostDoctorTest {
         assertEquals(List.copyOf(expected.keySet()), List.copyOf(r.host().keySet()));
     }
 
+    /** A configuration with every layer off (from the API, or the command line with a reaper option) is judged. */
     @Test
     void nothingConfigured_onAStockHost_warnsAboutEveryGap() {
         DoctorReport r = examine(settings(IdleTimeouts.DISABLED, Duration.ofSeconds(1)), Map.of(),
@@ -78,6 +79,39 @@ class HostDoctorTest {
                         + "up, and no idle timeout or heartbeat is shorter: set tcpUserTimeout",
                 "open files soft limit is 1024: accept() fails with EMFILE near 1024 connections; raise it "
                         + "(ulimit -n, systemd LimitNOFILE) toward the hard limit 524288"), r.warnings());
+    }
+
+    /** The command line without reaper options: the host's values and warnings, none about a configuration. */
+    @Test
+    void hostOnly_onAStockHost_warnsAboutTheHostAlone() {
+        DoctorReport r = HostDoctor.examineHost(Map.of("AWS NLB", Duration.ofSeconds(350)),
+                stockHost("1024", "524288")::get);
+        assertEquals(Map.of("tcp retransmission", Duration.ofMillis(924_600)), r.detection());
+        assertEquals(List.of("open files soft limit is 1024: accept() fails with EMFILE near 1024 connections; raise "
+                + "it (ulimit -n, systemd LimitNOFILE) toward the hard limit 524288"), r.warnings());
+        assertEquals("idle-reaper doctor\n"
+                + "host\n"
+                + row("net.ipv4.tcp_keepalive_time", "7200")
+                + row("net.ipv4.tcp_keepalive_intvl", "75")
+                + row("net.ipv4.tcp_keepalive_probes", "9")
+                + row("net.ipv4.tcp_retries2", "15")
+                + row("net.netfilter.nf_conntrack_tcp_timeout_established", "432000")
+                + row("open files soft limit", "1024")
+                + row("open files hard limit", "524288")
+                + "reaper\n"
+                + "  no reaper options given: this checks the host only\n"
+                + "  to check a configuration too, pass its options, for example\n"
+                + "    doctor --read-idle 90s --write-stall 30s --heartbeat 30s,10s,2 --keepalive 60s,10s,3 "
+                + "--limit aws-nlb\n"
+                + "  (doctor --help lists them)\n"
+                + "worst-case time to find a peer that vanished\n"
+                + row("tcp retransmission", "924.6s    data unacknowledged (tcp_retries2 15; no tcpUserTimeout)")
+                + "idle limits on the path\n"
+                + row("conntrack", "432000s")
+                + row("AWS NLB", "350s")
+                + "warnings\n"
+                + "  - open files soft limit is 1024: accept() fails with EMFILE near 1024 connections; raise it "
+                + "(ulimit -n, systemd LimitNOFILE) toward the hard limit 524288\n", r.toString());
     }
 
     @Test

@@ -16,6 +16,8 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
@@ -82,6 +84,38 @@ class JarIT {
         assertTrue(module.isAutomatic());
         assertTrue(module.packages().containsAll(Set.of("io.github.idlereaper", "io.github.idlereaper.doctor",
                 "io.github.idlereaper.protocol")), module.packages().toString());
+    }
+
+    /**
+     * The docs' command lines name the jar the build makes. A glob such as {@code target/idle-reaper-*.jar} also
+     * matches the sources and Javadoc jars, and {@code java -jar} then takes the first, the Javadoc jar ("no main
+     * manifest attribute").
+     */
+    @Test
+    void theDocsDoctorCommands_nameThisJar() throws Exception {
+        Pattern command = Pattern.compile("java -jar target/(\\S+) doctor");
+        for (String doc : List.of("README.md", "docs/tcp-keepalive.md")) {
+            Matcher m = command.matcher(Files.readString(Path.of(doc), StandardCharsets.UTF_8));
+            assertTrue(m.find(), doc + " has no doctor command");
+            do {
+                assertEquals(jar().getFileName().toString(), m.group(1), doc);
+            } while (m.find());
+        }
+    }
+
+    /** The README's command as it stands: no options, so the host only, and no verdict on a reaper. */
+    @Test
+    void javaDashJar_doctor_withoutOptions_checksTheHostOnly() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-jar", jar().toString(), "doctor")
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), output);
+        assertEquals(0, p.exitValue(), output);
+        assertTrue(output.contains("\nreaper\n  no reaper options given: this checks the host only\n"), output);
+        assertFalse(output.contains("nothing finds a peer"), output);
     }
 
     @Test

@@ -20,21 +20,93 @@ import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Keeps the examples compiling and running: the demo's fates, and the echo server's echo. */
 class DemoSmokeTest {
 
+    /** The demo runs once (about 6 s) for both tests. */
+    private static List<Demo.Fate> fates;
+    private static String table;
+
+    @BeforeAll
+    static void runDemo() throws Exception {
+        fates = Demo.run();
+        table = Demo.table(fates);
+    }
+
     @Test
-    void demo_everyClientMeetsItsFate() throws Exception {
-        List<Demo.Fate> fates = Demo.run();
-        String table = Demo.table(fates);
+    void demo_everyClientMeetsItsFate() {
         assertEquals(4, fates.size(), table);
         for (Demo.Fate f : fates) {
             assertTrue(f.asExpected(), "unexpected fate:\n" + table);
         }
         Demo.Fate idle = fates.get(1);
         assertTrue(idle.reapedAfterMs() >= Demo.READ_IDLE.toMillis(), "never early:\n" + table);
+        // The reaper's clock cannot start before the client's act that started it.
+        assertTrue(idle.clockStartedMs() >= idle.lastActMs(), "clock started before the connect:\n" + table);
+        assertTrue(idle.reapedAtMs() - idle.lastActMs() >= Demo.READ_IDLE.toMillis(), "never early:\n" + table);
+        for (Demo.Fate f : fates) {
+            if (f.outcome().equals("reaped")) {
+                assertTrue(f.pastLimitMs() >= 0, "never early:\n" + table);
+                // Each is rounded down to the ms on its own: they may differ by one.
+                assertTrue(Math.abs(f.reapedAtMs() - f.clockStartedMs() - f.clockRanMs()) <= 1, table);
+            }
+        }
+    }
+
+    /** Every column has a label, and every row and the lines under the table give the numbers that relate. */
+    @Test
+    void demoTable_labelsEveryColumnAndRelatesTimesToTheLimit() {
+        List<String> lines = table.lines().collect(Collectors.toList());
+        String header = lines.get(0);
+        assertEquals(List.of("connection", "behaviour", "timeout", "client's last", "clock started", "reaped at",
+                "clock ran", "past limit", "fate", "expected"), Demo.COLUMNS);
+        int at = -1;
+        for (String label : Demo.COLUMNS) {
+            int next = header.indexOf(label, at + 1);
+            assertTrue(next > at, "no column '" + label + "' after column " + at + ":\n" + table);
+            at = next;
+        }
+        // Each label starts its column: the row's value for that column starts where the label does.
+        String idleRow = lines.get(2);
+        assertTrue(idleRow.startsWith("idle "), table);
+        Demo.Fate idle = fates.get(1);
+        assertColumn(table, header, idleRow, "timeout", "readIdle 2000 ms");
+        assertColumn(table, header, idleRow, "client's last", "connect " + idle.lastActMs() + " ms");
+        assertColumn(table, header, idleRow, "clock started", idle.clockStartedMs() + " ms");
+        assertColumn(table, header, idleRow, "reaped at", idle.reapedAtMs() + " ms");
+        assertColumn(table, header, idleRow, "clock ran", idle.clockRanMs() + " ms");
+        assertColumn(table, header, idleRow, "past limit", "+" + idle.pastLimitMs() + " ms");
+        assertColumn(table, header, idleRow, "fate", "READ_IDLE");
+        assertColumn(table, header, idleRow, "expected", "yes");
+        Demo.Fate slow = fates.get(2);
+        String slowRow = lines.get(3);
+        assertColumn(table, header, slowRow, "timeout", "writeStall 2000 ms");
+        assertColumn(table, header, slowRow, "client's last", "read " + slow.lastActMs() + " ms");
+        assertColumn(table, header, slowRow, "clock started", slow.clockStartedMs() + " ms");
+        assertColumn(table, header, lines.get(1), "clock started", "each line");
+        assertColumn(table, header, lines.get(4), "clock started", "held off");
+        assertTrue(table.contains("\nTimes are ms since the first client began to connect; the watch ended at "),
+                table);
+        assertTrue(table.contains("- idle: it connected at " + idle.lastActMs() + " ms and sent nothing; its readIdle "
+                + "clock started at " + idle.clockStartedMs() + " ms, from the server's accept. Reaped at "
+                + idle.reapedAtMs() + " ms: " + idle.clockRanMs() + " ms after its clock started, limit 2000 ms, "
+                + idle.pastLimitMs() + " ms past it, "), table);
+        assertTrue(table.contains("- slow reader: its last read was at " + slow.lastActMs() + " ms; the server's "
+                + "sends last made progress at " + slow.clockStartedMs() + " ms, which started its writeStall clock. "
+                + "Reaped at " + slow.reapedAtMs() + " ms: " + slow.clockRanMs() + " ms after its clock started, "
+                + "limit 2000 ms, "), table);
+        assertTrue(table.contains("- active: each line it sends restarts its readIdle clock; its last, at "), table);
+        assertTrue(table.contains("- busy: its request is in flight, so its readIdle clock holds off: silent since "),
+                table);
+    }
+
+    private static void assertColumn(String table, String header, String row, String label, String value) {
+        int column = header.indexOf(label);
+        assertTrue(row.startsWith(value, column), "column '" + label + "' should read '" + value + "':\n" + table);
     }
 
     @Test
