@@ -147,6 +147,16 @@ public final class ReapEvent {
         return Duration.ofNanos(limitNanos);
     }
 
+    /** {@link #idleFor()} in nanoseconds, without making a Duration. */
+    long idleNanos() {
+        return idleNanos;
+    }
+
+    /** {@link #limit()} in nanoseconds, without making a Duration. */
+    long limitNanos() {
+        return limitNanos;
+    }
+
     /**
      * A terse description with the numbers, for example {@code "read idle for 30012ms (limit 30000ms)"},
      * {@code "no inbound data within 5000ms after ping (3 of 3 missed)"} or

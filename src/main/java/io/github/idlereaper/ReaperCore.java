@@ -23,6 +23,12 @@ final class ReaperCore {
     static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
     /** The INFO summary is logged at most this often, and only when something was reaped. */
     static final long SUMMARY_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /**
+     * Whether the JFR event's class ({@link ReapRecord}) loaded: false on a runtime without the {@code jdk.jfr}
+     * module (a jlinked image), where the reaper runs without the event. Set when the first reaper is built, on the
+     * builder's thread, so that no event loop pays for loading it at its first reap.
+     */
+    static final boolean JFR_EVENT = loadJfrEvent();
 
     private final Ticker ticker;
     private final long tickNanos;
@@ -80,6 +86,15 @@ final class ReaperCore {
     private final AtomicLong nextSummary;
     /** Totals at the last summary; written only by the thread that won the summary's CAS. */
     private final long[] summarized = new long[REASONS.length];
+
+    private static boolean loadJfrEvent() {
+        try {
+            return ReapRecord.load();
+        } catch (LinkageError noJfr) {
+            log.debug("no JFR event for reaps: the runtime has no jdk.jfr module ({})", noJfr.toString());
+            return false;
+        }
+    }
 
     ReaperCore(Ticker ticker, long tickNanos, long goodbyeNanos, boolean resetOnReap, ReapListener listener,
             IdleTimeouts timeouts, KernelOptions kernel) {
@@ -462,7 +477,11 @@ final class ReaperCore {
         }
     }
 
-    /** Counts, tells the listener and logs one reap. Runs on the channel's event loop. */
+    /**
+     * Counts, tells the observers, logs, records (the JFR event) and tells the listener about one reap: the one place
+     * every reap is reported, a dry run's decisions and refusals at the cap included. Runs on the channel's event
+     * loop.
+     */
     void reaped(Channel ch, ReapEvent event) {
         (event.dryRun() ? wouldReap : reaped)[event.reason().ordinal()].increment();
         for (ReapObserver o : observers) {
@@ -475,6 +494,9 @@ final class ReaperCore {
         if (log.isDebugEnabled()) {
             log.debug("{} {} remote={}: {}", event.dryRun() ? "would reap" : "reaped", ch.id().asShortText(),
                     ch.remoteAddress(), event.message());
+        }
+        if (JFR_EVENT) {
+            ReapRecord.emit(ch, event);
         }
         if (listener != null) {
             try {
