@@ -71,6 +71,7 @@ public final class IdleReaper {
         core.heartbeatIsActivity(Boolean.TRUE.equals(b.heartbeatIsActivitySet));
         core.http(b.builtHttp);
         core.lifecycle(b.builtLifecycle);
+        core.advisor(Boolean.TRUE.equals(b.advisorSet));
         if (b.maxConnections > 0 || b.maxPerAddress > 0) {
             core.cap(new ConnectionCap(b.maxConnections, b.maxPerAddress, b.capPolicy));
         }
@@ -240,6 +241,30 @@ public final class IdleReaper {
         Heartbeat hb = heartbeat();
         return DoctorReport.examine(DetectionSettings.of(timeouts(), tickResolution(), hb.interval(), hb.timeout(),
                 hb.maxMissed(), core.kernel().options()), limits);
+    }
+
+    /**
+     * The timeout advisor's report ({@link Builder#timeoutAdvisor}): from the gaps it recorded between inbound
+     * application messages on connections that went on after them, the gap percentiles, how many of those silences
+     * the current read idle timeout would have closed, the read idle timeout it recommends, and, for each load
+     * balancer or firewall in {@code limits}, the longest heartbeat interval that keeps its idle flows alive. The
+     * method and its limits are in {@link TimeoutAdvice} and docs/metrics-and-logging.md. Thread-safe.
+     *
+     * @param limits the load balancers on the path, whose idle timeouts the heartbeat must beat
+     * @return the advice; its {@code toString()} is the report
+     * @throws NullPointerException if {@code limits} or one of them is null
+     * @throws IllegalStateException if the reaper was built without {@code timeoutAdvisor(true)}
+     */
+    public TimeoutAdvice advise(IdleLimit... limits) {
+        Objects.requireNonNull(limits, "limits");
+        for (IdleLimit l : limits) {
+            Objects.requireNonNull(l, "limits contains null");
+        }
+        if (!core.advisor()) {
+            throw new IllegalStateException("advise() needs the timeout advisor: build the reaper with "
+                    + "timeoutAdvisor(true), which records the gaps between inbound messages");
+        }
+        return new TimeoutAdvice(core.stats(), timeouts(), heartbeat(), limits);
     }
 
     /**
@@ -464,6 +489,7 @@ public final class IdleReaper {
         private Duration halfCloseTimeout = Duration.ZERO;
         private boolean halfCloseSet;
         private Boolean dryRunSet;
+        private Boolean advisorSet;
         private Duration maxAge = Duration.ZERO;
         private boolean maxAgeSet;
         private double ageJitter = LifecycleSettings.DEFAULT_AGE_JITTER;
@@ -963,6 +989,24 @@ public final class IdleReaper {
         public Builder dryRun(boolean dryRun) {
             Checks.notSetTwice(dryRunSet != null, "dryRun", dryRunSet);
             dryRunSet = dryRun;
+            return this;
+        }
+
+        /**
+         * Records, for {@link IdleReaper#advise}, the gaps between inbound application messages on every connection
+         * (in powers of two of the wheel's tick, one small array per event loop), and counts those longer than the
+         * read idle timeout: how long healthy connections really stay silent, and how many the timeout would have
+         * closed. The read path then does a subtraction and an array increment, at most once per tick per
+         * connection, and allocates nothing (docs/performance.md). {@link ReaperStats#gapPercentile},
+         * {@link ReaperStats#gapsOverReadIdle} and {@link IdleReaperMetrics} show it too. Default false.
+         *
+         * @param on whether to record the gaps
+         * @return this builder
+         * @throws IllegalStateException if it was already set
+         */
+        public Builder timeoutAdvisor(boolean on) {
+            Checks.notSetTwice(advisorSet != null, "timeoutAdvisor", advisorSet);
+            advisorSet = on;
             return this;
         }
 

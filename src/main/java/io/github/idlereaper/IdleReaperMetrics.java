@@ -38,6 +38,11 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *       open, at its close, whatever closed it</td></tr>
  *   <tr><td>{@code idle.reaper.tcp.mismatches}</td><td>function counter</td><td></td><td>channels on which a TCP
  *       option the reaper sets was not in effect when read back</td></tr>
+ *   <tr><td>{@code idle.reaper.gap}, {@code idle.reaper.gaps}, {@code idle.reaper.gaps.over.read.idle}</td>
+ *       <td>gauges ({@code quantile} 0.5, 0.9, 0.99, 0.999), function counters</td><td></td><td>with
+ *       {@link IdleReaper.Builder#timeoutAdvisor}: the gap percentiles in seconds, the gaps recorded, and those
+ *       longer than the read idle timeout ({@link ReaperStats#gapPercentile}, {@link ReaperStats#gapsOverReadIdle})
+ *       </td></tr>
  *   <tr><td>{@code idle.reaper.pressure}, {@code idle.reaper.timeout.scale}</td><td>gauges</td><td></td><td>with
  *       {@link IdleReaper.Builder#reduceTimeoutsUnderPressure}: the pressure last sampled and the timeouts' scale
  *       ({@link ReaperStats#pressure()}, {@link ReaperStats#timeoutScale()})</td></tr>
@@ -125,7 +130,27 @@ public final class IdleReaperMetrics implements MeterBinder {
                     .description("The idle timeouts' share of their configured values under pressure")
                     .register(registry);
         }
+        if (core.advisor()) {
+            for (double q : GAP_QUANTILES) {
+                Gauge.builder("idle.reaper.gap", core, c -> gapSeconds(c, q)).tags(tags)
+                        .tag("quantile", Double.toString(q)).strongReference(true).baseUnit("seconds")
+                        .description("The timeout advisor's estimate of the gap between inbound messages at this"
+                                + " quantile, on connections that went on")
+                        .register(registry);
+            }
+            FunctionCounter.builder("idle.reaper.gaps", core, c -> GapHistogram.count(c.gaps())).tags(tags)
+                    .description("Gaps between inbound messages the timeout advisor recorded").register(registry);
+            FunctionCounter.builder("idle.reaper.gaps.over.read.idle", core, c -> c.gaps()[0]).tags(tags)
+                    .description("Recorded gaps longer than the read idle timeout: silences it would have closed")
+                    .register(registry);
+        }
         core.observe(new Recorder(registry, tags));
+    }
+
+    private static final double[] GAP_QUANTILES = {0.5, 0.9, 0.99, 0.999};
+
+    private static double gapSeconds(ReaperCore c, double q) {
+        return GapHistogram.quantileTicks(c.gaps(), q) * c.tickNanos() / 1e9;
     }
 
     private static Tags reasonTags(ReapReason r, boolean dry) {

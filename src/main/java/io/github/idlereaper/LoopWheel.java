@@ -142,6 +142,13 @@ final class LoopWheel implements Runnable {
      * own read its settings from here rather than through their own chain (see {@link ReaperHandler#AGE_STAMP}).
      */
     ReaperCore owner;
+    /**
+     * The timeout advisor's gaps on this loop ({@link GapHistogram}), written by handlers on the read path; null when
+     * the advisor is off, which is all the read path asks.
+     */
+    long[] gaps;
+    /** The advisor's candidate timeout in ticks (the read idle timeout): longer gaps are counted apart. */
+    volatile int gapCandidate = Integer.MAX_VALUE;
 
     private int size;
     /** The entry whose {@link WheelEntry#expire} is running, or null. */

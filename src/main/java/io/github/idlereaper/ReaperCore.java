@@ -83,6 +83,11 @@ final class ReaperCore {
     private final LongAdder retiredHeldBack = new LongAdder();
     private volatile long retiredMaxLag;
 
+    /** The timeout advisor records gaps ({@link IdleReaper.Builder#timeoutAdvisor}); set before any wheel. */
+    private boolean advisor;
+    /** The gaps of wheels dropped with their event loops. */
+    private final long[] retiredGaps = new long[GapHistogram.SLOTS];
+
     private final AtomicLong nextSummary;
     /** Totals at the last summary; written only by the thread that won the summary's CAS. */
     private final long[] summarized = new long[REASONS.length];
@@ -151,6 +156,12 @@ final class ReaperCore {
     /** Replaces the timeouts; every wheel then visits its entries at once so they take the new values. */
     void update(IdleTimeouts timeouts) {
         settings = new Settings(timeouts, heartbeat, peerPingMinNanos, tickNanos, null);
+        if (advisor) {
+            // Gaps recorded from now on are counted against the new read idle timeout.
+            for (LoopWheel w : wheels.values()) {
+                w.gapCandidate = gapCandidateTicks(timeouts);
+            }
+        }
         revisitAll();
     }
 
@@ -398,6 +409,10 @@ final class ReaperCore {
             LoopWheel created = new LoopWheel(ticker, Scheduler.of(e), tickNanos, SLICE_NANOS, this::afterRun);
             created.closeRate(lifecycle.closeRate, lifecycle.closeBurst);
             created.owner = this;
+            if (advisor) {
+                created.gapCandidate = gapCandidateTicks(settings.timeouts);
+                created.gaps = new long[GapHistogram.SLOTS];
+            }
             try {
                 e.terminationFuture().addListener(f -> retire(wheels.remove(e)));
             } catch (UnsupportedOperationException noTermination) {
@@ -416,6 +431,11 @@ final class ReaperCore {
     private void retire(LoopWheel w) {
         if (w == null) {
             return;
+        }
+        if (w.gaps != null) {
+            synchronized (retiredGaps) {
+                GapHistogram.addInto(retiredGaps, w.gaps);
+            }
         }
         retiredLateReaps.add(w.lateReaps());
         retiredHeldBack.add(w.heldBack());
@@ -528,6 +548,41 @@ final class ReaperCore {
         return kernel.mismatches();
     }
 
+    /** Turns the timeout advisor on. At build, before any wheel exists. */
+    void advisor(boolean on) {
+        this.advisor = on;
+    }
+
+    boolean advisor() {
+        return advisor;
+    }
+
+    /**
+     * The advisor's candidate in ticks: the read idle timeout, else the all idle timeout, in whole ticks (a gap of
+     * more ticks than this was longer than the timeout, give or take a tick); none when both are off.
+     */
+    private int gapCandidateTicks(IdleTimeouts t) {
+        long d = !t.readIdle().isZero() ? t.readIdle().toNanos() : t.allIdle().toNanos();
+        return d == 0 ? Integer.MAX_VALUE : (int) Math.min(Integer.MAX_VALUE, d / tickNanos);
+    }
+
+    /** The advisor's gaps so far, every loop's and the dropped loops', merged; null when the advisor is off. */
+    long[] gaps() {
+        if (!advisor) {
+            return null;
+        }
+        long[] sum = new long[GapHistogram.SLOTS];
+        for (LoopWheel w : wheels.values()) {
+            if (w.gaps != null) {
+                GapHistogram.addInto(sum, w.gaps);
+            }
+        }
+        synchronized (retiredGaps) {
+            GapHistogram.addInto(sum, retiredGaps);
+        }
+        return sum;
+    }
+
     ReaperStats stats() {
         EnumMap<ReapReason, Long> byReason = new EnumMap<>(ReapReason.class);
         EnumMap<ReapReason, Long> wouldBy = new EnumMap<>(ReapReason.class);
@@ -546,7 +601,7 @@ final class ReaperCore {
         maxLag = Math.max(maxLag, retiredMaxLag);
         lateReaps += retiredLateReaps.sum();
         PressureScale p = pressure;
-        return new ReaperStats(open.sum(), opened.sum(), busy.sum(), probing.sum(), byReason, kernel.lastByTransport(), kernel.mismatches(),
+        return new ReaperStats(open.sum(), opened.sum(), busy.sum(), probing.sum(), gaps(), tickNanos, byReason, kernel.lastByTransport(), kernel.mismatches(),
                 maxLag, lateReaps, wouldBy, heldBack, p == null ? 0 : p.pressure(),
                 (double) timeoutScale() / PressureScale.ONE);
     }

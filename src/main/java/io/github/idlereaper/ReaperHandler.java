@@ -469,7 +469,7 @@ final class ReaperHandler extends WheelEntry {
             st = state;
         }
         if ((st & SPLIT) == 0) {
-            readStamp = s;
+            activity(s);
             ctx.fireChannelRead(msg);
             return;
         }
@@ -479,8 +479,24 @@ final class ReaperHandler extends WheelEntry {
         ctx.fireChannelRead(msg);
         if ((state & UNCLAIMED) != 0) {
             state &= ~UNCLAIMED;
-            readStamp = s;
+            activity(s);
         }
+    }
+
+    /**
+     * Inbound activity at stamp {@code s}: the read idle clock starts again, and with the timeout advisor on the
+     * gap since the last activity is recorded ({@link GapHistogram}): when it is at least a tick, and the connection
+     * was not busy (work in flight holds the idle timers off, so such a gap is no silence they would judge).
+     */
+    private void activity(int s) {
+        long[] g = wheel.gaps;
+        if (g != null) {
+            int gap = (s - readStamp) & Integer.MAX_VALUE;
+            if (gap != 0 && (state >>> BUSY_SHIFT) == 0) {
+                GapHistogram.record(g, gap, wheel.gapCandidate);
+            }
+        }
+        readStamp = s;
     }
 
     @Override
@@ -514,7 +530,7 @@ final class ReaperHandler extends WheelEntry {
     void inboundMessage(boolean activity) {
         state &= ~UNCLAIMED;
         if (activity) {
-            readStamp = wheel.stamp;
+            activity(wheel.stamp);
         }
     }
 

@@ -17,6 +17,9 @@ public final class ReaperStats {
     private final long opened;
     private final long busy;
     private final long probing;
+    /** The timeout advisor's gaps ({@link GapHistogram}), or null when it is off; and the wheel's tick. */
+    private final long[] gaps;
+    private final long tickNanos;
     private final Map<ReapReason, Long> reaped;
     private final Map<String, TcpSettings> tcpSettings;
     private final long tcpMismatches;
@@ -27,7 +30,7 @@ public final class ReaperStats {
     private final double pressure;
     private final double timeoutScale;
 
-    ReaperStats(long open, long opened, long busy, long probing, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
+    ReaperStats(long open, long opened, long busy, long probing, long[] gaps, long tickNanos, EnumMap<ReapReason, Long> reaped, Map<String, TcpSettings> tcpSettings,
             long tcpMismatches, long maxLoopLagNanos, long reapsAfterLoopLag, EnumMap<ReapReason, Long> wouldReap,
             long closesHeldBack, double pressure, double timeoutScale) {
         this.pressure = pressure;
@@ -40,6 +43,8 @@ public final class ReaperStats {
         this.opened = opened;
         this.busy = busy;
         this.probing = probing;
+        this.gaps = gaps;
+        this.tickNanos = tickNanos;
         this.reaped = Collections.unmodifiableMap(new EnumMap<>(reaped));
         this.tcpSettings = Map.copyOf(tcpSettings);
         this.tcpMismatches = tcpMismatches;
@@ -92,6 +97,57 @@ public final class ReaperStats {
      */
     public long probing() {
         return probing;
+    }
+
+    /**
+     * With the timeout advisor on ({@link IdleReaper.Builder#timeoutAdvisor}): how many gaps between inbound
+     * application messages it has recorded, on connections that went on after them (gaps shorter than the wheel's
+     * tick, and gaps while work was in flight, are not recorded). Zero when the advisor is off.
+     *
+     * @return the gaps recorded
+     */
+    public long gaps() {
+        return gaps == null ? 0 : GapHistogram.count(gaps);
+    }
+
+    /**
+     * With the timeout advisor on: an estimate of the {@code quantile} of the recorded gaps, for example
+     * {@code gapPercentile(0.999)} for the 99.9th percentile. The gaps are kept in powers of two of the wheel's tick
+     * (half the tick resolution); within one, the estimate assumes they spread evenly, so it is within a factor of
+     * two, and exact to the bucket. {@link Duration#ZERO} when nothing was recorded or the advisor is off.
+     *
+     * @param quantile from 0 to 1
+     * @return the estimated gap at that quantile
+     * @throws IllegalArgumentException if {@code quantile} is not between 0 and 1
+     */
+    public Duration gapPercentile(double quantile) {
+        if (!(quantile >= 0 && quantile <= 1)) {
+            throw new IllegalArgumentException("quantile: " + quantile + " (expected 0 to 1)");
+        }
+        return gaps == null ? Duration.ZERO
+                : Duration.ofNanos(Math.round(GapHistogram.quantileTicks(gaps, quantile) * tickNanos));
+    }
+
+    /**
+     * With the timeout advisor on: the recorded gaps longer than the read idle timeout in effect when each was
+     * recorded (the all idle timeout when there is no read idle timeout), to a tick: silences after which the peer
+     * still spoke, that the timeout would have closed (in a dry run, those it reported). A connection is closed at
+     * its first such gap, so this is at most the connections the timeout would have closed too early. Zero when the
+     * advisor is off.
+     *
+     * @return gaps longer than the read idle timeout
+     */
+    public long gapsOverReadIdle() {
+        return gaps == null ? 0 : gaps[0];
+    }
+
+    /** The advisor's raw buckets (a copy), or null: for {@link TimeoutAdvice}. */
+    long[] gapBuckets() {
+        return gaps == null ? null : gaps.clone();
+    }
+
+    long tickNanos() {
+        return tickNanos;
     }
 
     /**
