@@ -2,6 +2,8 @@ package io.github.idlereaper.examples;
 
 import io.github.idlereaper.IdleReaper;
 import io.github.idlereaper.ReapEvent;
+import io.github.idlereaper.TimeoutAdvice;
+import io.github.idlereaper.doctor.IdleLimit;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -200,6 +202,17 @@ public final class Demo {
     private Demo() {
     }
 
+    /** The timeout advisor's report from the last {@link #run()}. */
+    private static volatile TimeoutAdvice lastAdvice;
+
+    /**
+     * The timeout advisor's report on the last run's traffic ({@code reaper.advise(IdleLimit.AWS_NLB)}), or null
+     * before a run.
+     */
+    public static TimeoutAdvice lastAdvice() {
+        return lastAdvice;
+    }
+
     /** Runs the demo and returns the fates, in the order the clients connected. */
     public static List<Fate> run() throws InterruptedException {
         Map<Integer, Fate> byPort = new ConcurrentHashMap<>();
@@ -207,6 +220,7 @@ public final class Demo {
                 .readIdleTimeout(READ_IDLE)
                 .writeStallTimeout(WRITE_STALL)
                 .listener((ch, event) -> record(byPort, ch, event))
+                .timeoutAdvisor(true) // records the gaps between inbound lines, for advise()
                 .build();
         long tick = reaper.tickResolution().toMillis();
         List<Fate> fates = new ArrayList<>();
@@ -252,6 +266,8 @@ public final class Demo {
             for (Fate f : fates) {
                 f.watchEndedAt = end;
             }
+            // What the timeout advisor made of the lines the clients sent, as if the server sat behind an AWS NLB.
+            lastAdvice = reaper.advise(IdleLimit.AWS_NLB);
         } finally {
             clients.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
@@ -336,6 +352,10 @@ public final class Demo {
         boolean ok = fates.stream().allMatch(Fate::asExpected);
         System.out.println();
         System.out.println(ok ? "every connection met the fate it should." : "SOME FATES WERE NOT AS EXPECTED.");
+        System.out.println();
+        System.out.println("The timeout advisor (timeoutAdvisor(true), then reaper.advise(IdleLimit.AWS_NLB)), on the "
+                + "lines the clients sent:");
+        System.out.println(lastAdvice);
         System.exit(ok ? 0 : 1);
     }
 }

@@ -38,6 +38,18 @@ class DemoSmokeTest {
     }
 
     @Test
+    void theAdvisor_sawTheChattyClients_andRecommendsFromTheirGaps() {
+        io.github.idlereaper.TimeoutAdvice a = Demo.lastAdvice();
+        assertTrue(a != null && a.samples() >= 10, String.valueOf(a));
+        // The clients speak every 500 ms: the recommendation is at least that, and the 2 s read idle timeout of the
+        // demo is enough for them.
+        assertTrue(a.recommendedReadIdleTimeout().toMillis() >= 500, a.toString());
+        assertTrue(a.toString().contains("the current 2.0 s is enough"), a.toString());
+        assertTrue(a.toString().contains("AWS NLB drops flows idle for 350 s: heartbeat interval ≤ 290 s"),
+                a.toString());
+    }
+
+    @Test
     void demo_everyClientMeetsItsFate() {
         assertEquals(4, fates.size(), table);
         for (Demo.Fate f : fates) {
