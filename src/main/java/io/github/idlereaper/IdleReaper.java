@@ -139,8 +139,14 @@ public final class IdleReaper {
     }
 
     /**
-     * Returns a new handler for a pipeline built by hand. Add it first, so that it sees raw inbound bytes and
-     * every outbound write: {@code pipeline.addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler())}. A handler
+     * Returns a new handler for a pipeline built by hand, for servers whose bootstrap {@link #install} cannot reach
+     * (Reactor Netty's {@code doOnChannelInit}, Spring WebFlux's {@code NettyServerCustomizer}, a host's own
+     * {@code ChannelInitializer}). Add it first, so that it sees raw inbound bytes and every outbound write:
+     * {@code pipeline.addFirst(IdleReaper.HANDLER_NAME, reaper.newHandler())}. Nothing else is needed: the handler
+     * places what {@code install()} places behind the host's decoders (the heartbeat protocol's watch and
+     * companion, the peer-ping watch, the {@link Builder#http() HTTP layer}) by itself, once the code that built the
+     * pipeline has returned: at the channel's registration or activation, or at its first read or first check,
+     * whichever comes first. A pipeline that also goes through {@code install()} gets each of them once. A handler
      * belongs to one channel; it is not sharable.
      *
      * @return a new handler for a pipeline built by hand

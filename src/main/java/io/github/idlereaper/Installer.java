@@ -89,12 +89,26 @@ final class Installer extends ChannelInitializer<Channel> {
     }
 
     /**
-     * Adds the heartbeat protocol's per-channel handlers after {@link HeartbeatProtocol#placeAfter}: the protocol's
-     * companion, and the {@link HeartbeatWatch} that tells heartbeat frames from activity and counts the peer's
-     * pings. The watch splits liveness from activity only where it sits behind the named handler (typically the
-     * decoder): placed last, it might never see a message, and the connection would look idle while in use.
+     * Whether a channel of {@code core} gets anything from {@link #addWatchers}: the HTTP layer (server channels) or a
+     * heartbeat protocol's handlers. Once per channel, when its reaper handler is added.
+     */
+    static boolean hasWatchers(ReaperCore core, Channel ch) {
+        return core.http() != null && ch.parent() != null || core.settings().protocol != null;
+    }
+
+    /**
+     * Adds the HTTP layer and the heartbeat protocol's per-channel handlers after {@link HeartbeatProtocol#placeAfter}:
+     * the protocol's companion, and the {@link HeartbeatWatch} that tells heartbeat frames from activity and counts
+     * the peer's pings. The watch splits liveness from activity only where it sits behind the named handler
+     * (typically the decoder): placed last, it might never see a message, and the connection would look idle while
+     * in use. Once per handler ({@link ReaperHandler#takePlacement}): install() calls it right after the host's
+     * initializer, and a handler added by hand calls it itself once its pipeline is built
+     * ({@link ReaperHandler#place}); whichever comes first places, and the other finds nothing to do.
      */
     static void addWatchers(ReaperCore core, Channel ch, ReaperHandler reaperHandler) {
+        if (!reaperHandler.takePlacement()) {
+            return;
+        }
         if (core.http() != null && ch.parent() != null) {
             // A server's accepted channel (the layer is for servers; a client's channel has no parent).
             HttpCompanion.install(reaperHandler, ch, uniqueName(ch.pipeline(), IdleReaper.HTTP_NAME));

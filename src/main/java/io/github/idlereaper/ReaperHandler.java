@@ -94,10 +94,22 @@ final class ReaperHandler extends WheelEntry {
      */
     static final int DEFERRED = 1 << 17;
     /**
-     * The HTTP layer waits for a request's first byte: the next read tells its {@link HttpCompanion}, which starts
-     * the request's header deadline, and clears the bit.
+     * Bit 18: the next read leaves the fast path. With an {@link HttpCompanion}, the HTTP layer waits for a
+     * request's first byte: the read tells the companion, which starts the request's header deadline, and clears
+     * the bit. Without one, the bit is {@link #UNPLACED}.
      */
     static final int HTTP_WAIT = 1 << 18;
+    /**
+     * Bit 18 without an {@link HttpCompanion}: the protocol's watch and companion and the HTTP layer are still to be
+     * placed behind the host's decoders ({@link Installer#addWatchers}). Set when the handler is added, if there is
+     * anything to place; {@code install()} places them right after the host's initializer. A handler the host added
+     * itself ({@code newHandler()}, a pipeline built by hand, usually before its decoders exist) places them at the
+     * first of {@code channelRegistered}, {@code channelActive}, its first read and its first wheel visit, once the
+     * host's code that built the pipeline has returned. The two meanings never meet: only a companion sets
+     * {@link #HTTP_WAIT}, and a companion exists only once the placement is done. So a pipeline built by hand costs
+     * no field and no bit, and the read path tests the same bit it tested before.
+     */
+    static final int UNPLACED = HTTP_WAIT;
     /**
      * The peer shut its output (a FIN) and the channel allows half-closure: the half-close timeout runs, from the
      * FIN ({@link #liveStamp} is set to it; no byte comes in after it) and from the last outbound activity.
@@ -264,6 +276,9 @@ final class ReaperHandler extends WheelEntry {
         }
         this.ctx = ctx;
         this.wheel = core().wheelFor(ctx.executor());
+        if (Installer.hasWatchers(core(), ctx.channel())) {
+            state |= UNPLACED; // see place()
+        }
         noteOtherReapers(ctx.pipeline());
         // TCP keepalive and TCP_USER_TIMEOUT, once per channel and as soon as it is registered: a client gets them
         // before it connects. A no-op unless the reaper sets them.
@@ -300,6 +315,7 @@ final class ReaperHandler extends WheelEntry {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         if (register()) {
+            place();
             ctx.fireChannelActive();
         }
     }
@@ -332,6 +348,8 @@ final class ReaperHandler extends WheelEntry {
         if ((state & (COUNTED | IN_WHEEL)) == COUNTED && ctx.channel().isActive()) {
             joinWheel(core().wheelFor(ctx.executor()));
         }
+        // A pipeline built by hand: the host's initializer, which added this handler, has run to its end.
+        place();
         ctx.fireChannelRegistered();
     }
 
@@ -463,10 +481,19 @@ final class ReaperHandler extends WheelEntry {
         liveStamp = s;
         int st = state;
         if ((st & HTTP_WAIT) != 0) {
-            // The first byte of an HTTP request: once per request, not per read.
-            state = st & ~HTTP_WAIT;
-            http().firstByte(s);
-            st = state;
+            HttpCompanion http = http();
+            if (http == null) {
+                // UNPLACED: a pipeline built by hand, read from before any other chance to place the watchers.
+                place();
+                http = http();
+                st = state;
+            }
+            if ((st & HTTP_WAIT) != 0) {
+                // The first byte of an HTTP request: once per request, not per read.
+                state = st & ~HTTP_WAIT;
+                http.firstByte(s);
+                st = state;
+            }
         }
         if ((st & SPLIT) == 0) {
             activity(s);
@@ -546,6 +573,30 @@ final class ReaperHandler extends WheelEntry {
 
     boolean shared() {
         return (state & SHARED) != 0;
+    }
+
+    // ---------------------------------------------------------------- placing the watchers
+
+    /**
+     * Places the protocol's watch and companion and the HTTP layer behind the host's decoders, if they are still
+     * {@link #UNPLACED}: once per channel, and never after {@code install()} placed them. Event loop only.
+     */
+    void place() {
+        if ((state & UNPLACED) != 0 && http() == null) {
+            Installer.addWatchers(core(), ctx.channel(), this);
+        }
+    }
+
+    /**
+     * Takes the placement for {@link Installer#addWatchers}: true once, if there is something to place; false when
+     * it was done, or when the connection cap refused the channel (it is closing).
+     */
+    boolean takePlacement() {
+        if ((state & UNPLACED) == 0 || http() != null) {
+            return false;
+        }
+        state &= ~UNPLACED;
+        return (state & RETIRED) == 0;
     }
 
     // ---------------------------------------------------------------- registration
@@ -749,6 +800,12 @@ final class ReaperHandler extends WheelEntry {
             w.countClose();
             ctx.close();
             return LoopWheel.DETACH;
+        }
+        if ((state & UNPLACED) != 0) {
+            // A pipeline built by hand that nothing has passed through yet (an idle connection added to a live
+            // pipeline): place the watchers now, so that the HTTP layer's first request deadline applies. With a
+            // companion this is HTTP_WAIT, and place() does nothing.
+            place();
         }
         // Whether a reap decided at this visit already waited for a pass of I/O (see waitsForIo).
         boolean deferred = (state & DEFERRED) != 0;

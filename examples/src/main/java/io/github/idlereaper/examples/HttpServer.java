@@ -80,11 +80,30 @@ public final class HttpServer implements AutoCloseable {
      */
     public HttpServer(IdleReaper reaper, int port, SslContext ssl, EventLoopGroup group,
             Class<? extends ServerChannel> channelClass) {
+        this(reaper, port, ssl, group, channelClass, true);
+    }
+
+    /**
+     * The cleartext server with its pipeline built by hand, as a server whose bootstrap is hidden must build it
+     * (Reactor Netty, Spring WebFlux, a framework's own initializer): the host's initializer adds
+     * {@code reaper.newHandler()} first, ahead of codecs that do not exist yet, and {@code install()} is never
+     * called. The HTTP layer and the WebSocket heartbeat's watch come all the same: the handler places them behind
+     * the codecs once the initializer has run.
+     */
+    public static HttpServer builtByHand(IdleReaper reaper, int port) {
+        return new HttpServer(reaper, port, null, nio(1), NioServerSocketChannel.class, false);
+    }
+
+    private HttpServer(IdleReaper reaper, int port, SslContext ssl, EventLoopGroup group,
+            Class<? extends ServerChannel> channelClass, boolean install) {
         this.group = group;
         ServerBootstrap b = new ServerBootstrap().group(group).channel(channelClass)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (!install) {
+                            ch.pipeline().addLast(IdleReaper.HANDLER_NAME, reaper.newHandler()); // first, by hand
+                        }
                         if (ssl != null) {
                             ch.pipeline().addLast(ssl.newHandler(ch.alloc()), new Alpn());
                         } else {
@@ -92,7 +111,9 @@ public final class HttpServer implements AutoCloseable {
                         }
                     }
                 });
-        reaper.install(b); // the one call: the HTTP layer finds the codecs, also after an upgrade or ALPN
+        if (install) {
+            reaper.install(b); // the one call: the HTTP layer finds the codecs, also after an upgrade or ALPN
+        }
         channel = b.bind("127.0.0.1", port).syncUninterruptibly().channel();
     }
 
