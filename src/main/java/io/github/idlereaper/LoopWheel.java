@@ -147,8 +147,12 @@ final class LoopWheel implements Runnable {
      * the advisor is off, which is all the read path asks.
      */
     long[] gaps;
-    /** The advisor's candidate timeout in ticks (the read idle timeout): longer gaps are counted apart. */
-    volatile int gapCandidate = Integer.MAX_VALUE;
+    /**
+     * The advisor's candidate timeout in ticks (the read idle timeout): longer gaps are counted apart. Plain, not
+     * volatile: read on the read path; a new value from {@code updateTimeouts} reaches the loop soon, and a gap
+     * counted against the old one in between is a statistic, not a decision.
+     */
+    int gapCandidate = Integer.MAX_VALUE;
 
     private int size;
     /** The entry whose {@link WheelEntry#expire} is running, or null. */
