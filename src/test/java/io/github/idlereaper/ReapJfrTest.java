@@ -14,10 +14,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import java.io.File;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -219,22 +217,10 @@ class ReapJfrTest {
      */
     @Test
     void runtimeWithoutJfr_reapsWithoutTheEvent() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1",
+        String output = ChildJvm.run(List.of("-Xshare:auto", "-XX:TieredStopAtLevel=1",
                 "--limit-modules", "java.base,java.logging,java.management,jdk.unsupported",
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-cp", System.getProperty("java.class.path"),
-                NoJfrChild.class.getName())
-                .redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
-        // Read before waiting, so that a full pipe cannot stall the child.
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        boolean done = p.waitFor(60, TimeUnit.SECONDS);
-        if (!done) {
-            p.destroyForcibly();
-        }
-        assertTrue(done, "the child did not finish within 60s: " + output);
-        assertEquals(0, p.exitValue(), output);
+                NoJfrChild.class.getName()));
         assertTrue(output.contains("jdk.jfr present: false\n"), output);
         assertTrue(output.contains("event class loaded: false\n"), output);
         assertTrue(output.contains("reaped: READ_IDLE, open 0\n"), output);

@@ -8,7 +8,6 @@ import io.github.idlereaper.DetectionSettings;
 import io.github.idlereaper.IdleReaper;
 import io.github.idlereaper.IdleTimeouts;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -17,7 +16,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
@@ -207,24 +205,12 @@ class DoctorMainTest {
 
     /** Runs the command line in a new JVM with {@code jvmArgs}; returns what it printed, after checking it ran. */
     private static String commandLine(List<String> jvmArgs) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1"));
-        command.addAll(jvmArgs);
-        command.addAll(List.of("io.github.idlereaper.doctor.Main", "doctor", "--read-idle", "5m", "--all-idle",
+        List<String> args = new ArrayList<>(List.of("-Xshare:auto", "-XX:TieredStopAtLevel=1"));
+        args.addAll(jvmArgs);
+        args.addAll(List.of("io.github.idlereaper.doctor.Main", "doctor", "--read-idle", "5m", "--all-idle",
                 "10m", "--write-stall", "30s", "--keepalive", "30s,5s,3", "--user-timeout", "20s", "--heartbeat",
                 "60s,5s,3", "--limit", "gcp", "--limit", "proxy=90s"));
-        Process p = new ProcessBuilder(command)
-                .redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
-        // Read before waiting, so that a full pipe cannot stall the child.
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        boolean done = p.waitFor(60, TimeUnit.SECONDS);
-        if (!done) {
-            p.destroyForcibly();
-        }
-        assertTrue(done, "doctor did not finish within 60s: " + output);
-        assertEquals(0, p.exitValue(), output);
+        String output = io.github.idlereaper.ChildJvm.run(args);
         assertTrue(output.contains("idle-reaper doctor\n"), output);
         assertTrue(output.contains("30s idle, 5s interval, 3 probes"), output);
         assertTrue(output.contains(String.format("  %-52s %s", "GCP", "600s")), output);

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.lang.module.ModuleDescriptor;
 import java.lang.module.ModuleFinder;
 import java.lang.module.ModuleReference;
@@ -13,12 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import io.github.idlereaper.ChildJvm;
 import org.junit.jupiter.api.Test;
 
 /** The packaged jar, after {@code package}: its manifest, its module name, and {@code java -jar ... doctor}. */
@@ -106,29 +105,15 @@ class JarIT {
     /** The README's command as it stands: no options, so the host only, and no verdict on a reaper. */
     @Test
     void javaDashJar_doctor_withoutOptions_checksTheHostOnly() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-jar", jar().toString(), "doctor")
-                .redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), output);
-        assertEquals(0, p.exitValue(), output);
+        String output = ChildJvm.run(List.of("-jar", jar().toString(), "doctor"));
         assertTrue(output.contains("\nreaper\n  no reaper options given: this checks the host only\n"), output);
         assertFalse(output.contains("nothing finds a peer"), output);
     }
 
     @Test
     void javaDashJar_doctor_runsOnTheJdkAlone() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xlog:class+load=info", "-jar", jar().toString(), "doctor",
-                "--read-idle", "5m", "--keepalive", "60s,10s,6", "--limit", "aws-nlb")
-                .redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), output);
-        assertEquals(0, p.exitValue(), output);
+        String output = ChildJvm.run(List.of("-Xlog:class+load=info", "-jar", jar().toString(), "doctor",
+                "--read-idle", "5m", "--keepalive", "60s,10s,6", "--limit", "aws-nlb"));
         assertTrue(output.contains("idle-reaper doctor\nhost\n"), output);
         assertTrue(output.contains("60s idle, 10s interval, 6 probes"), output);
         List<String> foreign = output.lines().filter(l -> l.contains("[class,load] io.netty.")
