@@ -116,6 +116,21 @@ class ConnectionCapLoopbackTest {
         return s;
     }
 
+    /**
+     * Connects a newcomer the server should refuse, and says whether it got a RST. The reaper resets a refused
+     * connection as soon as it is accepted, so the RST may come while {@code connect()} is still waiting for the
+     * handshake to finish (seen on JDK 25): that is a reset too.
+     */
+    private boolean refused(InetSocketAddress at) throws Exception {
+        Socket s;
+        try {
+            s = connect(at);
+        } catch (SocketException resetWhileConnecting) {
+            return true;
+        }
+        return endsWithReset(s);
+    }
+
     /** The socket's end: true for a RST (connection reset), false for an orderly close. */
     private static boolean endsWithReset(Socket s) throws Exception {
         InputStream in = s.getInputStream();
@@ -142,8 +157,7 @@ class ConnectionCapLoopbackTest {
         Socket a = connect(at);
         connect(at);
         await().atMost(Duration.ofSeconds(5)).until(() -> reaper.stats().open() == 2);
-        Socket third = connect(at);
-        assertTrue(endsWithReset(third), "the newcomer is reset");
+        assertTrue(refused(at), "the newcomer is reset");
         await().atMost(Duration.ofSeconds(5)).until(() -> events.size() == 1);
         assertEquals(List.of(ReapReason.REJECTED), reasons());
         assertEquals("rejected: 2 open at maxConnections 2", events.get(0).message());
@@ -189,8 +203,7 @@ class ConnectionCapLoopbackTest {
         assertTrue(hostSaw.get(1).isActive() && c.isActive() && hostSaw.get(3).isActive(),
                 "b (active), c (busy) and the newcomer stay");
         // Now no one may go: b was active within a second, c is busy, the newcomer is new. The next is refused.
-        Socket e = connect(at);
-        assertTrue(endsWithReset(e), "refused: no connection could be evicted");
+        assertTrue(refused(at), "refused: no connection could be evicted");
         await().atMost(Duration.ofSeconds(5)).until(() -> events.size() == 2);
         assertEquals(List.of(ReapReason.EVICTED, ReapReason.REJECTED), reasons());
         assertEquals(3, reaper.stats().open());
@@ -204,7 +217,7 @@ class ConnectionCapLoopbackTest {
         connect(at);
         connect(at);
         await().atMost(Duration.ofSeconds(5)).until(() -> reaper.stats().open() == 2);
-        assertTrue(endsWithReset(connect(at)), "a third from 127.0.0.1 is reset");
+        assertTrue(refused(at), "a third from 127.0.0.1 is reset");
         connect(at, InetAddress.getByName("127.0.0.2"));
         await().atMost(Duration.ofSeconds(5)).until(() -> reaper.stats().open() == 3);
         assertEquals(List.of(ReapReason.REJECTED), reasons());
@@ -240,7 +253,7 @@ class ConnectionCapLoopbackTest {
         InetSocketAddress at = start(t, reaper, true);
         connect(at);
         await().atMost(Duration.ofSeconds(5)).until(() -> reaper.stats().open() == 1);
-        assertTrue(endsWithReset(connect(at)));
+        assertTrue(refused(at));
         await().atMost(Duration.ofSeconds(5)).until(() -> events.size() == 1);
         assertEquals(List.of(ReapReason.REJECTED), reasons());
         assertEquals(1, hostActive.get(), "the refused channel's activation went no further than the reaper");

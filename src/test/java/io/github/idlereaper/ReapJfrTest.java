@@ -184,7 +184,17 @@ class ReapJfrTest {
         InetSocketAddress at = start(reaper);
         silentClient(at);
         await().atMost(Duration.ofSeconds(10)).until(() -> reaper.stats().open() == 1);
-        Socket refused = silentClient(at);
+        // Bound first, so that its port is known even when the RST comes while connect() still waits (the reaper
+        // resets a refused connection as soon as it is accepted).
+        Socket refused = new Socket();
+        sockets.add(refused);
+        refused.bind(new InetSocketAddress("127.0.0.1", 0));
+        int refusedPort = refused.getLocalPort();
+        try {
+            refused.connect(at, 5_000);
+        } catch (java.net.SocketException resetWhileConnecting) {
+            // refused either way
+        }
         await().atMost(Duration.ofSeconds(10)).until(() -> listened.size() == 1);
         List<RecordedEvent> events = recorded();
 
@@ -194,7 +204,7 @@ class ReapJfrTest {
         assertEquals(1, r.getInt("count"));
         assertEquals(1, r.getInt("of"));
         assertEquals(Duration.ZERO, r.getDuration("limit"));
-        assertEquals("/127.0.0.1:" + refused.getLocalPort(), r.getString("remoteAddress"));
+        assertEquals("/127.0.0.1:" + refusedPort, r.getString("remoteAddress"));
         assertEquals("rejected: 1 open at maxConnections 1", r.getString("message"));
         assertMatches(r, listened.get(0), listenedOn.get(0));
     }
