@@ -88,20 +88,4 @@ final class GapHistogram {
         }
         return 0;
     }
-
-    /**
-     * An estimate of how many gaps were longer than {@code ticks}: the buckets wholly above, and of the bucket that
-     * holds it the share above (gaps spread evenly over it).
-     */
-    static double countAboveTicks(long[] g, double ticks) {
-        double n = 0;
-        for (int b = 1; b < SLOTS; b++) {
-            if (lower(b) > ticks) {
-                n += g[b];
-            } else if (upper(b) > ticks) {
-                n += g[b] * (upper(b) - ticks) / (double) (upper(b) - lower(b) + 1);
-            }
-        }
-        return n;
-    }
 }
