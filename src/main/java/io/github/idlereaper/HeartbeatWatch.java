@@ -14,7 +14,11 @@ import io.netty.channel.ChannelPromise;
  *   <li><b>Peer pings.</b> With a {@code minNanos} above zero, like gRPC's KeepAliveEnforcer: a peer ping sooner
  *       than the permitted interval after the previous one is a strike, a ping at the permitted rate clears them,
  *       and the ping after {@link IdleReaper.Builder#PEER_PING_STRIKES} strikes reaps the channel with
- *       {@link ReapReason#PING_ABUSE}. Reads the clock once per recognised ping, never per other message.</li>
+ *       {@link ReapReason#PING_ABUSE}. Pings read in one pass of the loop (up to {@code channelReadComplete}) came
+ *       off the socket together: queued in the accept queue or the socket while the loop was busy, or coalesced by
+ *       the network, so how far apart the peer sent them is not known, and only the first of them can strike (a
+ *       flooder still strikes once per read). Reads the clock once per recognised ping, never per other
+ *       message.</li>
  * </ul>
  * Confined to the channel's event loop.
  */
@@ -28,6 +32,8 @@ final class HeartbeatWatch extends ChannelDuplexHandler {
     private boolean seen;
     private long lastNanos;
     private int strikes;
+    /** A recognised ping was read in this pass of the loop (cleared at {@code channelReadComplete}). */
+    private boolean pingThisRead;
 
     HeartbeatWatch(ReaperHandler reaper, HeartbeatProtocol protocol, boolean stampsActivity, long minNanos,
             Ticker ticker) {
@@ -47,6 +53,12 @@ final class HeartbeatWatch extends ChannelDuplexHandler {
             onPeerPing();
         }
         ctx.fireChannelRead(msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        pingThisRead = false;
+        ctx.fireChannelReadComplete();
     }
 
     @Override
@@ -77,11 +89,16 @@ final class HeartbeatWatch extends ChannelDuplexHandler {
         long now = ticker.read();
         long gap = now - lastNanos;
         boolean first = !seen;
+        boolean sameRead = pingThisRead;
         seen = true;
+        pingThisRead = true;
         lastNanos = now;
         if (first || gap >= minNanos) {
             strikes = 0;
             return;
+        }
+        if (sameRead) {
+            return; // read together with the ping before it: their real gap is not known
         }
         if (++strikes > IdleReaper.Builder.PEER_PING_STRIKES) {
             reaper.reapNow(ReapReason.PING_ABUSE, gap, minNanos, strikes, IdleReaper.Builder.PEER_PING_STRIKES);

@@ -335,6 +335,45 @@ class HeartbeatHandlerTest {
     }
 
     @Test
+    void pingAbuse_pingsReadInOnePass_areNotStrikes_butAFlooderStrikesOncePerPass() {
+        EmbeddedChannel ch = open(b -> b.heartbeat(INTERVAL, TIMEOUT, 3, proto)
+                .permitPeerPings(Duration.ofSeconds(1)));
+        // A polite peer's pings that waited in the accept queue, or behind a loop held up, come in one read: how far
+        // apart it sent them is not known, so they are not strikes (the soak reaped such peers at 15,000
+        // connections before this rule).
+        for (int round = 0; round < 3; round++) {
+            inboundTogether(ch, "PING", 6);
+            advance(Duration.ofMillis(1200));
+            inbound(ch, "PING");
+            advance(Duration.ofMillis(1200));
+        }
+        assertTrue(ch.isActive(), "pings read together are no strikes");
+        // A flooder whose pings are read together still strikes once per read, from the last ping of the one before.
+        for (int pass = 0; pass < 3; pass++) {
+            inboundTogether(ch, "PING", 3);
+            advance(Duration.ofMillis(100));
+        }
+        assertTrue(ch.isActive(), "the first read after a permitted gap clears; two strikes are allowed");
+        inboundTogether(ch, "PING", 3);
+        advance(STEP);
+        assertFalse(ch.isActive(), "the third read that comes too soon is the third strike");
+        assertEquals(ReapReason.PING_ABUSE, listened.get(0).reason());
+    }
+
+    /** {@code n} copies of {@code text} in one read (one {@code channelReadComplete}), as a burst off the socket. */
+    private static void inboundTogether(EmbeddedChannel ch, String text, int n) {
+        Object[] bufs = new Object[n];
+        for (int i = 0; i < n; i++) {
+            bufs[i] = Unpooled.copiedBuffer(text, StandardCharsets.US_ASCII);
+        }
+        ch.writeInbound(bufs);
+        Object m;
+        while ((m = ch.readInbound()) != null) {
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Test
     void pingAbuse_peerAtThePermittedRate_isNotReaped() {
         EmbeddedChannel ch = open(b -> b.heartbeat(INTERVAL, TIMEOUT, 3, proto)
                 .permitPeerPings(Duration.ofSeconds(1)));

@@ -32,8 +32,20 @@ public final class LeakCheckExtension implements BeforeAllCallback, AfterAllCall
 
     @Override
     public void afterAll(ExtensionContext context) {
-        // Leaks are found when a collected, unreleased buffer's reference is polled, which happens on the next
-        // tracked allocation: collect, then allocate a few tracked buffers.
+        poll();
+        if (!LEAKS.isEmpty()) {
+            String first = LEAKS.get(0);
+            LEAKS.clear();
+            fail("Netty reported a leaked buffer in " + context.getDisplayName() + ":\n" + first);
+        }
+    }
+
+    /**
+     * Makes the detector report what has leaked so far: leaks are found when a collected, unreleased buffer's
+     * reference is polled, which happens on the next tracked allocation, so this collects, then allocates a few
+     * tracked buffers. The soak ({@link SoakMain}) calls it too.
+     */
+    static void poll() {
         for (int i = 0; i < 3; i++) {
             System.gc();
             System.runFinalization();
@@ -41,11 +53,6 @@ public final class LeakCheckExtension implements BeforeAllCallback, AfterAllCall
                 PooledByteBufAllocator.DEFAULT.buffer(1).release();
                 UnpooledByteBufAllocator.DEFAULT.buffer(1).release();
             }
-        }
-        if (!LEAKS.isEmpty()) {
-            String first = LEAKS.get(0);
-            LEAKS.clear();
-            fail("Netty reported a leaked buffer in " + context.getDisplayName() + ":\n" + first);
         }
     }
 
