@@ -654,6 +654,56 @@ class FaultInjectionTest {
         assertEquals(0x20, next.getInputStream().read() & 0xff, "CONNACK");
     }
 
+    /**
+     * The HTTP/2 goodbye (GOAWAY NO_ERROR, written by the connection handler from the channel's allocator) cannot be
+     * allocated: the connection still closes within its bound, without a GOAWAY, nothing leaks, nothing reaches the
+     * tail, and the event loop serves the next HTTP/2 client.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void goodbyeAllocationFails_http2GoAway_stillClosesInBound_loopServesTheNext(Transport t) throws Exception {
+        FailingAllocator alloc = new FailingAllocator();
+        Duration readIdle = Duration.ofMillis(600);
+        IdleReaper reaper = IdleReaper.builder().readIdleTimeout(readIdle).tickResolution(RES)
+                .goodbyeTimeout(Duration.ofSeconds(5))
+                .heartbeat(Duration.ZERO, Duration.ZERO, 1, io.github.idlereaper.protocol.Http2Heartbeat.INSTANCE)
+                .listener((c, e) -> listened.add(e)).build();
+        InetSocketAddress addr = serve(t, reaper, alloc, p -> p.addLast(
+                io.netty.handler.codec.http2.Http2FrameCodecBuilder.forServer().build(), armsOnReap(alloc),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame) {
+                            ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(
+                                    new io.netty.handler.codec.http2.DefaultHttp2Headers().status("200"), true)
+                                    .stream(((io.netty.handler.codec.http2.Http2HeadersFrame) msg).stream()));
+                        }
+                        ReferenceCountUtil.release(msg);
+                    }
+                }));
+        long from = System.nanoTime();
+        Socket silent = connect(addr);
+        List<RawH2.Frame> frames = new ArrayList<>();
+        try (RawH2 h2 = new RawH2(silent)) {
+            for (RawH2.Frame f = h2.next(); f != null; f = h2.next()) {
+                frames.add(f);
+            }
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> closedAt.containsKey(silent.getLocalPort()));
+        long afterMs = ms(closedAt.get(silent.getLocalPort()) - from);
+        assertTrue(frames.stream().noneMatch(f -> f.type == RawH2.GOAWAY),
+                "no GOAWAY: its bytes could not be allocated: " + frames);
+        assertTrue(alloc.failures.get() >= 1, "the GOAWAY's allocation failed");
+        assertTrue(afterMs >= readIdle.toMillis() && afterMs <= readIdle.toMillis() + RES.toMillis() + SLACK_MS,
+                "closed " + afterMs + " ms after its connect");
+        assertEquals(1, reaper.stats().reaped(ReapReason.READ_IDLE));
+        assertEquals(List.of(), tail);
+        try (RawH2 next = new RawH2(connect(addr))) {
+            next.get(1, "/");
+            assertTrue(next.until(RawH2.HEADERS).endStream(), "the next client is served");
+        }
+    }
+
     /** MQTT 5 CONNECT, client id "c1", clean start, keep-alive 0, no properties. */
     static final byte[] MQTT5_CONNECT_KEEPALIVE_0 = {
         0x10, 15, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 0, 0, 0, 2, 'c', '1'};
