@@ -794,6 +794,41 @@ class FaultInjectionTest {
     }
 
     /**
+     * The HTTP layer's goodbye to a slowloris is a 408 and a lingering close (output shut, input read until the
+     * peer's FIN); the peer resets as soon as the 408's first byte arrives. The connection closes at the reset, is
+     * counted once, and nothing reaches the tail.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void peerResetsDuringThe408sLingeringClose_closedAndCountedOnce_nothingReachesTheTail(Transport t)
+            throws Exception {
+        IdleReaper reaper = IdleReaper.builder().tickResolution(RES).requestHeaderTimeout(Duration.ofMillis(600))
+                .goodbyeTimeout(Duration.ofSeconds(10)).listener((c, e) -> listened.add(e)).build();
+        InetSocketAddress addr = serve(t, reaper, null, p -> p.addLast(new io.netty.handler.codec.http.HttpServerCodec(),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ReferenceCountUtil.release(msg);
+                    }
+                }));
+        Socket peer = connect(addr);
+        Channel server = serverSide(peer);
+        peer.getOutputStream().write("GET / HTTP/1.1\r\nHost: test\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertEquals('H', peer.getInputStream().read(), "the 408's first byte");
+        long resetAt = System.nanoTime();
+        peer.setSoLinger(true, 0);
+        peer.close();
+        await().atMost(Duration.ofSeconds(8)).until(() -> !server.isOpen());
+        long afterMs = ms(closedAt.get(peer.getLocalPort()) - resetAt);
+        assertTrue(afterMs < 5_000, "closed at the reset, not at the goodbye timeout: " + afterMs + " ms");
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> listened.size() == 1);
+        ReaperStats stats = reaper.stats();
+        assertEquals(1, stats.reaped(ReapReason.REQUEST_HEADER_TIMEOUT), stats.toString());
+        assertEquals(1, stats.reapedTotal(), stats.toString());
+        assertEquals(List.of(), tail);
+    }
+
+    /**
      * A reader that stopped: its receive buffer and the server's send buffer are full, and its reap's goodbye waits
      * behind 8 MiB still in the outbound buffer; then it resets. The connection closes at the reset, long before the
      * goodbye timeout, is counted once (the reap's, not a second DEAD_PEER), the pending buffers are released, and
