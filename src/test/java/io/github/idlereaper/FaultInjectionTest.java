@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.idlereaper.protocol.Http2Heartbeat;
 import io.github.idlereaper.protocol.LineHeartbeat;
 import io.github.idlereaper.protocol.MqttHeartbeat;
 import io.netty.bootstrap.ServerBootstrap;
@@ -20,13 +21,21 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.mqtt.MqttConnectReturnCode;
 import io.netty.handler.codec.mqtt.MqttDecoder;
 import io.netty.handler.codec.mqtt.MqttEncoder;
+import io.netty.handler.codec.mqtt.MqttFixedHeader;
 import io.netty.handler.codec.mqtt.MqttMessage;
 import io.netty.handler.codec.mqtt.MqttMessageBuilders;
 import io.netty.handler.codec.mqtt.MqttMessageType;
+import io.netty.handler.codec.mqtt.MqttQoS;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -42,8 +51,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -245,7 +256,7 @@ class FaultInjectionTest {
                     listened.add(e);
                     events.put(((InetSocketAddress) c.remoteAddress()).getPort(), e);
                 }).build();
-        AcceptingHost host = new AcceptingHost(new java.util.concurrent.ConcurrentLinkedQueue<>());
+        AcceptingHost host = new AcceptingHost(new ConcurrentLinkedQueue<>());
         InetSocketAddress addr = serve(t, reaper, null, p -> p.addLast(host));
         pacer = Executors.newScheduledThreadPool(2);
         Map<String, Long> connectedAt = new ConcurrentHashMap<>();
@@ -276,10 +287,10 @@ class FaultInjectionTest {
         // it is accepted only after the block.
         AtomicLong heldFrom = new AtomicLong();
         AtomicLong heldTo = new AtomicLong();
-        io.netty.channel.EventLoop loop = preSeen.eventLoop();
+        EventLoop loop = preSeen.eventLoop();
         String[] names = {"a", "b", "c", "late"};
         long[] offsets = {0, 200, 400, 1_000};
-        List<java.util.concurrent.Future<?>> connects = new ArrayList<>();
+        List<Future<?>> connects = new ArrayList<>();
         for (int i = 0; i < names.length; i++) {
             String name = names[i];
             connects.add(pacer.schedule(() -> {
@@ -295,7 +306,7 @@ class FaultInjectionTest {
             hold(blockMs);
             heldTo.set(System.nanoTime());
         }, 550, TimeUnit.MILLISECONDS);
-        for (java.util.concurrent.Future<?> f : connects) {
+        for (Future<?> f : connects) {
             f.get(10, TimeUnit.SECONDS);
         }
         await().atMost(Duration.ofSeconds(15)).until(() -> closedAt.keySet().containsAll(
@@ -666,17 +677,17 @@ class FaultInjectionTest {
         Duration readIdle = Duration.ofMillis(600);
         IdleReaper reaper = IdleReaper.builder().readIdleTimeout(readIdle).tickResolution(RES)
                 .goodbyeTimeout(Duration.ofSeconds(5))
-                .heartbeat(Duration.ZERO, Duration.ZERO, 1, io.github.idlereaper.protocol.Http2Heartbeat.INSTANCE)
+                .heartbeat(Duration.ZERO, Duration.ZERO, 1, Http2Heartbeat.INSTANCE)
                 .listener((c, e) -> listened.add(e)).build();
         InetSocketAddress addr = serve(t, reaper, alloc, p -> p.addLast(
-                io.netty.handler.codec.http2.Http2FrameCodecBuilder.forServer().build(), armsOnReap(alloc),
+                Http2FrameCodecBuilder.forServer().build(), armsOnReap(alloc),
                 new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        if (msg instanceof io.netty.handler.codec.http2.Http2HeadersFrame) {
-                            ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2HeadersFrame(
-                                    new io.netty.handler.codec.http2.DefaultHttp2Headers().status("200"), true)
-                                    .stream(((io.netty.handler.codec.http2.Http2HeadersFrame) msg).stream()));
+                        if (msg instanceof Http2HeadersFrame) {
+                            ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
+                                    new DefaultHttp2Headers().status("200"), true)
+                                    .stream(((Http2HeadersFrame) msg).stream()));
                         }
                         ReferenceCountUtil.release(msg);
                     }
@@ -722,8 +733,8 @@ class FaultInjectionTest {
                     ctx.writeAndFlush(MqttMessageBuilders.connAck()
                             .returnCode(MqttConnectReturnCode.CONNECTION_ACCEPTED).build());
                 } else if (m.fixedHeader().messageType() == MqttMessageType.PINGREQ) {
-                    ctx.writeAndFlush(new MqttMessage(new io.netty.handler.codec.mqtt.MqttFixedHeader(
-                            MqttMessageType.PINGRESP, false, io.netty.handler.codec.mqtt.MqttQoS.AT_MOST_ONCE,
+                    ctx.writeAndFlush(new MqttMessage(new MqttFixedHeader(
+                            MqttMessageType.PINGRESP, false, MqttQoS.AT_MOST_ONCE,
                             false, 0)));
                 }
             } finally {
@@ -804,7 +815,7 @@ class FaultInjectionTest {
             throws Exception {
         IdleReaper reaper = IdleReaper.builder().tickResolution(RES).requestHeaderTimeout(Duration.ofMillis(600))
                 .goodbyeTimeout(Duration.ofSeconds(10)).listener((c, e) -> listened.add(e)).build();
-        InetSocketAddress addr = serve(t, reaper, null, p -> p.addLast(new io.netty.handler.codec.http.HttpServerCodec(),
+        InetSocketAddress addr = serve(t, reaper, null, p -> p.addLast(new HttpServerCodec(),
                 new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
