@@ -720,9 +720,23 @@ final class HttpCompanion implements ChannelInboundHandler, ChannelOutboundHandl
     public void handlerRemoved(ChannelHandlerContext ctx) {
     }
 
+    /**
+     * After a 408 or the last response, in the lingering close: the peer's RST (an I/O error on the read) is one way
+     * the lingering close ends, as its FIN is; like what it still sends, it goes no further (DEBUG), and the channel
+     * closes. Every other exception passes through.
+     */
     @Override
     @SuppressWarnings("deprecation")
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        int phase = bits & PHASE;
+        if (phase >= WAIT && phase <= BODY && (reaper.state & ReaperHandler.REAPING) != 0
+                && cause instanceof java.io.IOException) {
+            if (log.isDebugEnabled()) {
+                log.debug("{} I/O error in the lingering close: {}", ctx.channel(), cause.toString());
+            }
+            ctx.close();
+            return;
+        }
         ctx.fireExceptionCaught(cause);
     }
 

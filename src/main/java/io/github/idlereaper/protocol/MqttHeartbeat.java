@@ -15,6 +15,8 @@ import io.netty.handler.codec.mqtt.MqttMessage;
 import io.netty.handler.codec.mqtt.MqttMessageBuilders;
 import io.netty.util.AttributeKey;
 import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * MQTT 3.1.1 and 5 keep-alive enforcement. A server never pings an MQTT client, so on a server this protocol
@@ -129,8 +131,14 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
         return "MqttHeartbeat";
     }
 
-    /** Reads CONNECT once, overrides the channel's read idle timeout, and leaves the pipeline. */
+    /**
+     * Reads CONNECT once, overrides the channel's read idle timeout, and leaves the pipeline. A keep-alive the
+     * channel cannot take (one and a half times it shorter than the heartbeat's bound, interval + timeout ×
+     * maxMissed) keeps the channel's timeouts, with a WARN: the client chose the value, so it must not throw.
+     */
     static final class KeepAlive extends ChannelInboundHandlerAdapter {
+        private static final Logger log = LoggerFactory.getLogger(IdleReaper.class);
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof MqttConnectMessage) {
@@ -140,7 +148,13 @@ public final class MqttHeartbeat implements HeartbeatProtocol {
                 int keepAlive = connect.variableHeader().keepAliveTimeSeconds();
                 if (keepAlive > 0) {
                     IdleTimeouts current = IdleReaper.channelTimeouts(ch);
-                    IdleReaper.overrideTimeouts(ch, current.toBuilder().readIdle(readIdleFor(keepAlive)).build());
+                    try {
+                        IdleReaper.overrideTimeouts(ch,
+                                current.toBuilder().readIdle(readIdleFor(keepAlive)).build());
+                    } catch (IllegalArgumentException e) {
+                        log.warn("{} MQTT keep-alive of {} s cannot be enforced ({}); keeping read idle {}", ch,
+                                keepAlive, e.getMessage(), current.readIdle());
+                    }
                 }
                 ctx.pipeline().remove(this);
             }
