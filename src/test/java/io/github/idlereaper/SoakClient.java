@@ -35,6 +35,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One group of the soak's clients ({@link SoakMain}), run in its own JVM inside its group's network namespace:
@@ -102,7 +103,12 @@ final class SoakClient {
 
     private void run() throws Exception {
         watchOwnLoop(System.nanoTime() + WATCH_NANOS);
+        // At most 400 connects a second: a group connected all at once would also come due all at once, a burst of
+        // a thousand expiries that the reaper drains in slices between passes of I/O (docs/design.md), which is
+        // figure 5's business (docs/performance.md), not the soak's.
+        long start = System.nanoTime();
         for (int i = 0; i < count; i++) {
+            LockSupport.parkNanos(start + i * CONNECT_SPACING_NANOS - System.nanoTime());
             connecting.acquireUninterruptibly(); // 64 connects at a time; only this thread waits for a permit
             connect(i, true);
         }
@@ -155,6 +161,7 @@ final class SoakClient {
     }
 
     private static final long WATCH_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long CONNECT_SPACING_NANOS = TimeUnit.SECONDS.toNanos(1) / 400;
 
     private void end() throws InterruptedException {
         ended = true;
@@ -259,7 +266,7 @@ final class SoakClient {
             case SLOW_READER:
                 c.send("STREAM 4096 50");
                 c.every(3_000, 0, () -> c.send("MSG"));
-                ch.eventLoop().scheduleWithFixedDelay(ch::read, 250, 250, TimeUnit.MILLISECONDS);
+                c.untilClosed(ch.eventLoop().scheduleWithFixedDelay(ch::read, 250, 250, TimeUnit.MILLISECONDS));
                 break;
             case STOPPED_READER:
                 c.send("STREAM 4096 50");
@@ -332,7 +339,7 @@ final class SoakClient {
          */
         void every(long millis, long limitMillis, Runnable task) {
             long[] last = {System.nanoTime()};
-            ch.eventLoop().scheduleWithFixedDelay(() -> {
+            untilClosed(ch.eventLoop().scheduleWithFixedDelay(() -> {
                 long now = System.nanoTime();
                 if (limitMillis > 0 && now - last[0] >= TimeUnit.MILLISECONDS.toNanos(limitMillis)) {
                     clientLate = true;
@@ -341,7 +348,12 @@ final class SoakClient {
                 if (ch.isActive()) {
                     task.run();
                 }
-            }, millis, millis, TimeUnit.MILLISECONDS);
+            }, millis, millis, TimeUnit.MILLISECONDS));
+        }
+
+        /** Cancels {@code task} when the connection closes: a long soak opens a million of them. */
+        void untilClosed(java.util.concurrent.Future<?> task) {
+            ch.closeFuture().addListener(f -> task.cancel(false));
         }
 
         /**
@@ -352,7 +364,7 @@ final class SoakClient {
         void pings(long millis) {
             long[] last = {System.nanoTime()};
             int[] strikes = {0};
-            ch.eventLoop().scheduleWithFixedDelay(() -> {
+            untilClosed(ch.eventLoop().scheduleWithFixedDelay(() -> {
                 if (quiet || !ch.isActive()) {
                     return;
                 }
@@ -366,7 +378,7 @@ final class SoakClient {
                     anchor = now;
                 }
                 send("PING");
-            }, millis, millis, TimeUnit.MILLISECONDS);
+            }, millis, millis, TimeUnit.MILLISECONDS));
         }
 
         void get(String uri) {

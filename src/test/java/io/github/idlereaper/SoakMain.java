@@ -31,8 +31,8 @@ import java.util.concurrent.locks.LockSupport;
  * that throw, RSTs as goodbyes arrive), then judges every connection ({@link SoakReport}), and checks the server for
  * leaked buffers (PARANOID), sockets left open and heap kept. Run it with {@code bash benchmarks/soak.sh}.
  *
- * <p>Options: {@code --connections=N} (default 16000, split over the groups by weight, so that more than 15,000
- * are open at once while doomed ones churn), {@code --duration=SECONDS}
+ * <p>Options: {@code --connections=N} (default 17500, split over the groups by weight, so that more than 15,000
+ * are open at once while doomed ones churn; the server holds them within its 20,000 open files), {@code --duration=SECONDS}
  * (default 60), {@code --slack=MS} (default 1000: the loop's own delay allowed past each bound's tick),
  * {@code --seed=N}, {@code --out=FILE} (the Markdown report). Exit status 0 only when there was no false reap, no
  * missed reap, no wrong reason, no leak, no unexpected exception and no socket left open.
@@ -59,7 +59,7 @@ final class SoakMain {
     private SoakServer server;
 
     private SoakMain(Map<String, String> options) {
-        this.connections = Integer.parseInt(options.getOrDefault("connections", "16000"));
+        this.connections = Integer.parseInt(options.getOrDefault("connections", "17500"));
         this.durationMillis = TimeUnit.SECONDS.toMillis(Long.parseLong(options.getOrDefault("duration", "60")));
         this.slackMillis = Long.parseLong(options.getOrDefault("slack", "1000"));
         this.seed = Long.parseLong(options.getOrDefault("seed", String.valueOf(System.currentTimeMillis())));
