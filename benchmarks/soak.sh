@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The soak and fault suite (issue #13): one server JVM with the reaper on four ports, one client JVM per group in
-# a network namespace of its own (15 groups, 17,500 connections by default), faults injected while it runs, and a
+# a network namespace of its own (15 groups, 18,500 connections by default), faults injected while it runs, and a
 # verdict per group. Needs root and iproute2 (it creates and removes its namespaces and veth pairs). See
 # docs/reliability.md.
 #
-#   bash benchmarks/soak.sh                                   # 17,500 connections for 60 s
+#   bash benchmarks/soak.sh                                   # 18,500 connections for 60 s
 #   bash benchmarks/soak.sh --duration=1800                   # a 30-minute soak
 #   bash benchmarks/soak.sh --ci                              # CI's: 1,000 connections for 60 s
 #   bash benchmarks/soak.sh --jdk=/usr/lib/jvm/temurin-25-jdk-amd64

@@ -124,16 +124,10 @@ final class SoakClient {
                     break;
                 case "RECONNECT":
                     quiet = false;
-                    int n = 0;
-                    for (Conn c : conns) {
-                        c.ch.config().setOption(ChannelOption.SO_LINGER, 0);
-                        c.ch.close();
-                        n++;
-                    }
-                    for (int i = 0; i < n; i++) {
-                        connecting.acquireUninterruptibly();
-                        connect(i, true);
-                    }
+                    // On a thread of its own, so that an END that comes while it connects is heard at once.
+                    Thread reconnect = new Thread(this::reconnect, "soak-reconnect");
+                    reconnect.setDaemon(true);
+                    reconnect.start();
                     break;
                 case "END":
                     end();
@@ -171,6 +165,20 @@ final class SoakClient {
         OUT.println("DONE failures=" + failures.get());
         OUT.flush();
         Runtime.getRuntime().halt(0); // the sockets close with the process, as a client's would
+    }
+
+    /** After the link came back: drops every connection with an RST and opens as many new ones. */
+    private void reconnect() {
+        int n = 0;
+        for (Conn c : conns) {
+            c.ch.config().setOption(ChannelOption.SO_LINGER, 0);
+            c.ch.close();
+            n++;
+        }
+        for (int i = 0; i < n && !ended; i++) {
+            connecting.acquireUninterruptibly();
+            connect(i, true);
+        }
     }
 
     /** Opens connection {@code index}; {@code permit}: the caller took a {@link #connecting} permit for it. */
