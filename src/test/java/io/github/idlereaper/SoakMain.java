@@ -197,6 +197,7 @@ final class SoakMain {
         long unknownPeers = server.unknownPeers.get();
         long listenerThrows = server.listenerThrows.get();
         long hostThrows = server.hostThrows.get();
+        long ioErrors = server.ioErrors.get();
         server.close();
         server = null;
         LeakCheckExtension.poll();
@@ -223,7 +224,8 @@ final class SoakMain {
                 .append(" ms) is missed\n");
         sb.append("- the listener threw on every 50th reap (").append(listenerThrows)
                 .append(" times); a host handler threw on its ReapEvent on one connection in ten (")
-                .append(hostThrows).append(" times); unexpected exceptions: ").append(errors).append('\n');
+                .append(hostThrows).append(" times); I/O errors that reached a pipeline's end (the peers' resets): ").append(ioErrors)
+                .append("; unexpected exceptions: ").append(errors).append('\n');
         sb.append("- server heap after a full GC: ").append(mib(heapBefore)).append(" before, ")
                 .append(mib(heapAfter)).append(" after\n");
         sb.append("- server file descriptors: ").append(fdBefore).append(" before, ").append(fdAfter)

@@ -365,10 +365,6 @@ final class SoakServer implements AutoCloseable {
         }).get(millis + 30_000, TimeUnit.MILLISECONDS);
     }
 
-    int loops() {
-        return loops.size();
-    }
-
     /** Every 50 ms, how late a task on loop {@code index} ran: its delays over 20 ms become {@link #lags}. */
     private void sampleLag(int index, long due) {
         if (group.isShuttingDown()) {
